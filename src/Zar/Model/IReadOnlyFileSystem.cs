@@ -1,0 +1,162 @@
+namespace Zar.Model;
+
+/// <summary>
+/// The one read-only filesystem interface every reader implements (zar, EROFS, host directory,
+/// tar + index, the layer stack, ...). Every consumer works on it, so any format converts to any other.
+/// Paths given to it are normalized with <see cref="ZarPath.Normalize"/> by the caller or the
+/// extension methods; symlinks are never followed.
+/// </summary>
+public interface IReadOnlyFileSystem : IDisposable
+{
+    /// <summary>What this is, for messages: "zar image x.zar", "directory /srv/root".</summary>
+    string Description { get; }
+
+    Entry Root { get; }
+
+    /// <summary>The entry at a normalized path, or null when there is none.</summary>
+    Entry? Lookup(string path);
+
+    /// <summary>Children of a directory, sorted by name bytes.</summary>
+    IEnumerable<Entry> List(Entry directory);
+
+    /// <summary>Reads file bytes at an offset into a span; returns the count read (0 at end of file). Holes read as zeros.</summary>
+    int Read(Entry file, long offset, Span<byte> destination);
+
+    /// <summary>The ranges that hold data (holes elsewhere). Default: the whole file.</summary>
+    IReadOnlyList<DataExtent> GetExtents(Entry file) =>
+        file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
+
+    /// <summary>
+    /// Every entry, root first, depth-first pre-order, siblings in name byte order
+    /// (the order of <see cref="ZarPath.ComparePaths"/>).
+    /// </summary>
+    IEnumerable<Entry> Walk()
+    {
+        var stack = new Stack<Entry>();
+        stack.Push(Root);
+        while (stack.Count > 0)
+        {
+            var e = stack.Pop();
+            yield return e;
+            if (e.IsDirectory)
+            {
+                var children = List(e).ToList();
+                for (int i = children.Count - 1; i >= 0; i--) stack.Push(children[i]);
+            }
+        }
+    }
+}
+
+public static class FileSystemExtensions
+{
+    /// <summary>Looks up a user-given path ("/etc/passwd", "./a", "a/"); throws a one-line error when missing.</summary>
+    public static Entry Stat(this IReadOnlyFileSystem fs, string path)
+    {
+        var norm = ZarPath.Normalize(path) ?? throw new ZarException($"{ZarPath.Display(path)}: path escapes the root");
+        return fs.Lookup(norm) ?? throw new ZarNotFoundException($"{fs.Description}: no such file or directory: {ZarPath.Display(path)}");
+    }
+
+    public static string ReadLink(this IReadOnlyFileSystem fs, string path)
+    {
+        var e = fs.Stat(path);
+        if (e.Type != EntryType.Symlink) throw new ZarException($"{ZarPath.Display(path)}: not a symlink");
+        return e.LinkTarget!;
+    }
+
+    public static IReadOnlyList<Xattr> ListXattrs(this IReadOnlyFileSystem fs, string path) => fs.Stat(path).Xattrs;
+
+    public static byte[]? GetXattr(this IReadOnlyFileSystem fs, string path, string name) => fs.Stat(path).GetXattr(name);
+
+    public static IEnumerable<Entry> List(this IReadOnlyFileSystem fs, string path)
+    {
+        var e = fs.Stat(path);
+        if (!e.IsDirectory) throw new ZarException($"{ZarPath.Display(path)}: not a directory");
+        return fs.List(e);
+    }
+
+    /// <summary>Reads exactly destination.Length bytes (or up to EOF); returns the count.</summary>
+    public static int ReadFully(this IReadOnlyFileSystem fs, Entry file, long offset, Span<byte> destination)
+    {
+        int total = 0;
+        while (total < destination.Length)
+        {
+            int n = fs.Read(file, offset + total, destination[total..]);
+            if (n <= 0) break;
+            total += n;
+        }
+        return total;
+    }
+
+    public static byte[] ReadAllBytes(this IReadOnlyFileSystem fs, Entry file)
+    {
+        if (file.Size > Array.MaxLength) throw new ZarException($"{ZarPath.Display(file.Path)}: too large to read into memory");
+        var buf = new byte[file.Size];
+        int n = fs.ReadFully(file, 0, buf);
+        if (n != buf.Length) throw new ZarFormatException($"{fs.Description}: {ZarPath.Display(file.Path)}: short read ({n} of {buf.Length} bytes)");
+        return buf;
+    }
+
+    /// <summary>A read-only stream over a file's bytes (holes as zeros).</summary>
+    public static Stream OpenRead(this IReadOnlyFileSystem fs, Entry file) => new FileSystemReadStream(fs, file);
+
+    /// <summary>The stored bytes of a file, extent after extent, in logical order (holes skipped).</summary>
+    public static Stream OpenExtents(this IReadOnlyFileSystem fs, Entry file, IReadOnlyList<DataExtent> extents) =>
+        new ExtentConcatStream(fs, file, extents);
+}
+
+sealed class FileSystemReadStream(IReadOnlyFileSystem fs, Entry file) : Stream
+{
+    long _pos;
+    public override bool CanRead => true;
+    public override bool CanSeek => true;
+    public override bool CanWrite => false;
+    public override long Length => file.Size;
+    public override long Position { get => _pos; set => _pos = value; }
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    public override int Read(Span<byte> buffer)
+    {
+        if (_pos >= file.Size) return 0;
+        int want = (int)Math.Min(buffer.Length, file.Size - _pos);
+        int n = fs.Read(file, _pos, buffer[..want]);
+        _pos += n;
+        return n;
+    }
+    public override long Seek(long offset, SeekOrigin origin) => _pos = origin switch
+    {
+        SeekOrigin.Begin => offset, SeekOrigin.Current => _pos + offset, _ => file.Size + offset,
+    };
+    public override void Flush() { }
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+sealed class ExtentConcatStream(IReadOnlyFileSystem fs, Entry file, IReadOnlyList<DataExtent> extents) : Stream
+{
+    int _extent;
+    long _within;
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => extents.Sum(e => e.Length);
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    public override int Read(Span<byte> buffer)
+    {
+        while (_extent < extents.Count)
+        {
+            var x = extents[_extent];
+            long left = x.Length - _within;
+            if (left <= 0) { _extent++; _within = 0; continue; }
+            int want = (int)Math.Min(buffer.Length, left);
+            int n = fs.Read(file, x.Offset + _within, buffer[..want]);
+            if (n <= 0) throw new ZarFormatException($"{fs.Description}: {ZarPath.Display(file.Path)}: file is shorter than its extents");
+            _within += n;
+            return n;
+        }
+        return 0;
+    }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void Flush() { }
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

@@ -1,0 +1,312 @@
+using System.Runtime.InteropServices;
+using Zar.Model;
+using Zar.Native;
+
+namespace Zar.Sources.Host;
+
+/// <summary>
+/// A host directory as a read-only filesystem: names as bytes, xattrs, devices, hardlink identity
+/// (device + inode) and holes (SEEK_DATA/SEEK_HOLE) are all reported. Nothing is followed: symlinks
+/// are entries, and a path is resolved component by component without following links.
+/// </summary>
+public sealed unsafe class HostDirectory : IReadOnlyFileSystem
+{
+    readonly string _root;
+    readonly int _rootFd;
+    readonly Entry _rootEntry;
+    readonly Dictionary<(uint, uint, ulong), long> _inodeIds = new();
+
+    public string Description { get; }
+
+    public HostDirectory(string path)
+    {
+        _root = Path.GetFullPath(path);
+        Description = $"directory {path}";
+        fixed (byte* p = Libc.Z(_root))
+        {
+            _rootFd = Libc.open(p, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+            if (_rootFd < 0) throw Libc.Error("cannot open directory", path, Libc.Errno);
+        }
+        _rootEntry = StatAt(_rootFd, "", "") ?? throw new ZarException($"{path}: cannot stat");
+    }
+
+    public Entry Root => _rootEntry;
+
+    public Entry? Lookup(string path)
+    {
+        if (path.Length == 0) return _rootEntry;
+        int dirFd = OpenParent(path, out bool missing);
+        if (missing) return null;
+        try { return StatAt(dirFd, ZarPath.Name(path), path); }
+        finally { if (dirFd != _rootFd) Libc.close(dirFd); }
+    }
+
+    /// <summary>Opens the parent directory of a path without following symlinks in any component.</summary>
+    int OpenParent(string path, out bool missing)
+    {
+        missing = false;
+        var parent = ZarPath.Parent(path);
+        if (parent.Length == 0) return _rootFd;
+        fixed (byte* p = Libc.Z(parent))
+        {
+            // O_NOFOLLOW only guards the last component; walk so no intermediate link is followed.
+            int fd = _rootFd;
+            foreach (var comp in parent.Split('/'))
+            {
+                int next;
+                fixed (byte* c = Libc.Z(comp))
+                    next = Libc.openat(fd, c, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+                if (fd != _rootFd) Libc.close(fd);
+                if (next < 0)
+                {
+                    int e = Libc.Errno;
+                    if (e is Libc.ENOENT or Libc.ENOTDIR or Libc.ELOOP) { missing = true; return -1; }
+                    throw Libc.Error("cannot open directory", parent, e);
+                }
+                fd = next;
+            }
+            return fd;
+        }
+    }
+
+    Entry? StatAt(int dirFd, string name, string path)
+    {
+        var z = Libc.Z(name);
+        Libc.Statx st;
+        fixed (byte* n = z)
+        {
+            if (Libc.statx(dirFd, n, Libc.AT_SYMLINK_NOFOLLOW | (name.Length == 0 ? Libc.AT_EMPTY_PATH : 0), Libc.STATX_BASIC_STATS, out st) != 0)
+            {
+                int e = Libc.Errno;
+                if (e is Libc.ENOENT or Libc.ENOTDIR) return null;
+                throw Libc.Error("cannot stat", path, e);
+            }
+        }
+        var type = Entry.TypeFromUnixMode(st.stx_mode);
+        string? link = null;
+        if (type == EntryType.Symlink) link = ReadLinkAt(dirFd, z, path);
+        long inode = InodeId(st);
+        bool sparse = false;
+        IReadOnlyList<DataExtent>? extents = null;
+        if (type == EntryType.Regular && (long)st.stx_blocks * 512 < (long)st.stx_size)
+        {
+            extents = FindExtents(dirFd, z, path, (long)st.stx_size);
+            sparse = true;
+        }
+        return new Entry
+        {
+            Path = path,
+            Type = type,
+            Mode = st.stx_mode & 0xFFFu,
+            Uid = st.stx_uid,
+            Gid = st.stx_gid,
+            MtimeSeconds = st.stx_mtime.tv_sec,
+            MtimeNanoseconds = st.stx_mtime.tv_nsec,
+            Size = type == EntryType.Regular ? (long)st.stx_size : 0,
+            LinkTarget = link,
+            DevMajor = type is EntryType.CharDevice or EntryType.BlockDevice ? st.stx_rdev_major : 0,
+            DevMinor = type is EntryType.CharDevice or EntryType.BlockDevice ? st.stx_rdev_minor : 0,
+            Xattrs = ReadXattrs(dirFd, name, path),
+            Inode = inode,
+            LinkCount = type == EntryType.Directory ? 1 : st.stx_nlink,
+            IsSparse = sparse,
+            Extents = extents,
+        };
+    }
+
+    long InodeId(in Libc.Statx st)
+    {
+        var key = (st.stx_dev_major, st.stx_dev_minor, st.stx_ino);
+        lock (_inodeIds)
+        {
+            if (!_inodeIds.TryGetValue(key, out long id)) _inodeIds[key] = id = _inodeIds.Count + 1;
+            return id;
+        }
+    }
+
+    static string ReadLinkAt(int dirFd, byte[] z, string path)
+    {
+        var buf = new byte[4096];
+        while (true)
+        {
+            nint n;
+            fixed (byte* p = z) fixed (byte* b = buf) n = Libc.readlinkat(dirFd, p, b, buf.Length);
+            if (n < 0) throw Libc.Error("cannot read link", path, Libc.Errno);
+            if (n < buf.Length) return ZarPath.Decode(buf.AsSpan(0, (int)n));
+            buf = new byte[buf.Length * 2];
+        }
+    }
+
+    IReadOnlyList<Xattr> ReadXattrs(int dirFd, string name, string path)
+    {
+        // The l*xattr calls take a path; /proc/self/fd/N/name resolves the parent through the
+        // already-opened directory, so no component of the image path is followed.
+        var full = Libc.Z(name.Length == 0 ? $"/proc/self/fd/{dirFd}" : $"/proc/self/fd/{dirFd}/{name}");
+        fixed (byte* p = full)
+        {
+            nint size = Libc.llistxattr(p, null, 0);
+            if (size <= 0) return Array.Empty<Xattr>();
+            var list = new byte[size + 256];
+            fixed (byte* l = list) size = Libc.llistxattr(p, l, list.Length);
+            if (size <= 0) return Array.Empty<Xattr>();
+            var result = new List<Xattr>();
+            int start = 0;
+            for (int i = 0; i < size; i++)
+            {
+                if (list[i] != 0) continue;
+                var nameBytes = list.AsSpan(start, i - start).ToArray();
+                start = i + 1;
+                var value = GetXattr(p, nameBytes, path);
+                if (value != null) result.Add(new Xattr(ZarPath.Decode(nameBytes), value));
+            }
+            result.Sort((a, b) => ZarPath.CompareNames(a.Name, b.Name));
+            return result;
+        }
+    }
+
+    static byte[]? GetXattr(byte* path, byte[] name, string display)
+    {
+        var zname = new byte[name.Length + 1];
+        name.CopyTo(zname, 0);
+        fixed (byte* n = zname)
+        {
+            while (true)
+            {
+                nint size = Libc.lgetxattr(path, n, null, 0);
+                if (size < 0) return Libc.Errno == Libc.ENODATA ? null : throw Libc.Error("cannot read xattr", display, Libc.Errno);
+                var value = new byte[size];
+                fixed (byte* v = value)
+                {
+                    nint got = Libc.lgetxattr(path, n, v, size);
+                    if (got >= 0 && got <= size) return got == size ? value : value[..(int)got];
+                    if (Libc.Errno != Libc.ERANGE) throw Libc.Error("cannot read xattr", display, Libc.Errno);
+                }
+            }
+        }
+    }
+
+    static IReadOnlyList<DataExtent> FindExtents(int dirFd, byte[] z, string path, long size)
+    {
+        int fd;
+        fixed (byte* p = z) fd = Libc.openat(dirFd, p, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        if (fd < 0) throw Libc.Error("cannot open", path, Libc.Errno);
+        try
+        {
+            var extents = new List<DataExtent>();
+            long pos = 0;
+            while (pos < size)
+            {
+                long data = Libc.lseek(fd, pos, Libc.SEEK_DATA);
+                if (data < 0) break; // ENXIO: only a hole remains
+                long hole = Libc.lseek(fd, data, Libc.SEEK_HOLE);
+                if (hole < 0) hole = size;
+                extents.Add(new DataExtent(data, Math.Min(hole, size) - data));
+                pos = hole;
+            }
+            return extents;
+        }
+        finally { Libc.close(fd); }
+    }
+
+    public IEnumerable<Entry> List(Entry directory)
+    {
+        var names = ReadDirectoryNames(directory.Path);
+        names.Sort(ZarPath.NameComparer);
+        int dirFd = directory.Path.Length == 0 ? _rootFd : OpenDir(directory.Path);
+        try
+        {
+            var result = new List<Entry>(names.Count);
+            foreach (var n in names)
+            {
+                var e = StatAt(dirFd, n, ZarPath.Join(directory.Path, n));
+                if (e != null) result.Add(e);
+            }
+            return result;
+        }
+        finally { if (dirFd != _rootFd) Libc.close(dirFd); }
+    }
+
+    int OpenDir(string path)
+    {
+        int parent = OpenParent(path, out bool missing);
+        if (missing) throw new ZarNotFoundException($"{Description}: no such directory: {ZarPath.Display(path)}");
+        try
+        {
+            fixed (byte* n = Libc.Z(ZarPath.Name(path)))
+            {
+                int fd = Libc.openat(parent, n, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+                if (fd < 0) throw Libc.Error("cannot open directory", path, Libc.Errno);
+                return fd;
+            }
+        }
+        finally { if (parent != _rootFd) Libc.close(parent); }
+    }
+
+    List<string> ReadDirectoryNames(string path)
+    {
+        int fd;
+        if (path.Length == 0)
+        {
+            fixed (byte* dot = "."u8) fd = Libc.openat(_rootFd, dot, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        }
+        else fd = OpenDir(path);
+        if (fd < 0) throw Libc.Error("cannot open directory", path, Libc.Errno);
+        nint dir = Libc.fdopendir(fd);
+        if (dir == 0) { Libc.close(fd); throw Libc.Error("cannot read directory", path, Libc.Errno); }
+        var names = new List<string>();
+        try
+        {
+            while (true)
+            {
+                nint d = Libc.readdir(dir);
+                if (d == 0) break;
+                // struct dirent (glibc, 64-bit): d_ino 8, d_off 8, d_reclen 2, d_type 1, d_name.
+                byte* name = (byte*)d + 19;
+                var span = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name);
+                if (span.SequenceEqual("."u8) || span.SequenceEqual(".."u8)) continue;
+                names.Add(ZarPath.Decode(span));
+            }
+        }
+        finally { Libc.closedir(dir); }
+        return names;
+    }
+
+    public int Read(Entry file, long offset, Span<byte> destination)
+    {
+        if (offset >= file.Size || destination.Length == 0) return 0;
+        int fd = OpenFile(file.Path);
+        try
+        {
+            int want = (int)Math.Min(destination.Length, file.Size - offset);
+            fixed (byte* b = destination)
+            {
+                nint n = Libc.pread(fd, b, want, offset);
+                if (n < 0) throw Libc.Error("cannot read", file.Path, Libc.Errno);
+                return (int)n;
+            }
+        }
+        finally { Libc.close(fd); }
+    }
+
+    /// <summary>Opens a file for reading, never following a symlink in the path.</summary>
+    internal int OpenFile(string path)
+    {
+        int parent = OpenParent(path, out bool missing);
+        if (missing) throw new ZarNotFoundException($"{Description}: no such file: {ZarPath.Display(path)}");
+        try
+        {
+            fixed (byte* n = Libc.Z(ZarPath.Name(path)))
+            {
+                int fd = Libc.openat(parent, n, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+                if (fd < 0) throw Libc.Error("cannot open", path, Libc.Errno);
+                return fd;
+            }
+        }
+        finally { if (parent != _rootFd) Libc.close(parent); }
+    }
+
+    public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
+        file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
+
+    public void Dispose() => Libc.close(_rootFd);
+}
