@@ -98,13 +98,14 @@ public sealed class Entry
     };
 
     public Entry With(string? path = null, EntryType? type = null, long? size = null, string? linkTarget = null,
-        long? inode = null, uint? linkCount = null, long? handle = null, IReadOnlyList<Xattr>? xattrs = null) => new()
+        long? inode = null, uint? linkCount = null, long? handle = null, IReadOnlyList<Xattr>? xattrs = null,
+        IReadOnlyList<DataExtent>? extents = null, uint? mode = null) => new()
     {
-        Path = path ?? Path, Type = type ?? Type, Mode = Mode, Uid = Uid, Gid = Gid,
+        Path = path ?? Path, Type = type ?? Type, Mode = mode ?? Mode, Uid = Uid, Gid = Gid,
         MtimeSeconds = MtimeSeconds, MtimeNanoseconds = MtimeNanoseconds, Size = size ?? Size,
         LinkTarget = linkTarget ?? LinkTarget, DevMajor = DevMajor, DevMinor = DevMinor,
         Xattrs = xattrs ?? Xattrs, Inode = inode ?? Inode, LinkCount = linkCount ?? LinkCount, IsSparse = IsSparse,
-        Handle = handle ?? Handle, DataOffset = DataOffset, Extents = Extents,
+        Handle = handle ?? Handle, DataOffset = DataOffset, Extents = extents ?? Extents,
     };
 
     public override string ToString() => $"{Type} {ZarPath.Display(Path)}";

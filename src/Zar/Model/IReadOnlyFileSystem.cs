@@ -26,6 +26,9 @@ public interface IReadOnlyFileSystem : IDisposable
     IReadOnlyList<DataExtent> GetExtents(Entry file) =>
         file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
 
+    /// <summary>The stored bytes of a file, extent after extent in logical order (holes skipped).</summary>
+    Stream OpenExtents(Entry file, IReadOnlyList<DataExtent> extents) => new ExtentConcatStream(this, file, extents);
+
     /// <summary>
     /// Every entry, root first, depth-first pre-order, siblings in name byte order
     /// (the order of <see cref="ZarPath.ComparePaths"/>).
@@ -98,10 +101,6 @@ public static class FileSystemExtensions
 
     /// <summary>A read-only stream over a file's bytes (holes as zeros).</summary>
     public static Stream OpenRead(this IReadOnlyFileSystem fs, Entry file) => new FileSystemReadStream(fs, file);
-
-    /// <summary>The stored bytes of a file, extent after extent, in logical order (holes skipped).</summary>
-    public static Stream OpenExtents(this IReadOnlyFileSystem fs, Entry file, IReadOnlyList<DataExtent> extents) =>
-        new ExtentConcatStream(fs, file, extents);
 }
 
 sealed class FileSystemReadStream(IReadOnlyFileSystem fs, Entry file) : Stream

@@ -308,5 +308,42 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
     public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
         file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
 
+    /// <summary>Streams a file's data extents through one open descriptor (the default would reopen per read).</summary>
+    public Stream OpenExtents(Entry file, IReadOnlyList<DataExtent> extents) => new HostExtentStream(OpenFile(file.Path), extents, file.Path);
+
     public void Dispose() => Libc.close(_rootFd);
+
+    sealed class HostExtentStream(int fd, IReadOnlyList<DataExtent> extents, string path) : Stream
+    {
+        int _extent;
+        long _within;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override int Read(Span<byte> buffer)
+        {
+            while (_extent < extents.Count)
+            {
+                var x = extents[_extent];
+                long left = x.Length - _within;
+                if (left <= 0) { _extent++; _within = 0; continue; }
+                int want = (int)Math.Min(buffer.Length, left);
+                nint n;
+                fixed (byte* b = buffer) n = Libc.pread(fd, b, want, x.Offset + _within);
+                if (n < 0) throw Libc.Error("cannot read", path, Libc.Errno);
+                if (n == 0) throw new ZarException($"{ZarPath.Display(path)}: file shrank while being read");
+                _within += n;
+                return (int)n;
+            }
+            return 0;
+        }
+        protected override void Dispose(bool disposing) { if (fd >= 0) { Libc.close(fd); fd = -1; } base.Dispose(disposing); }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }

@@ -1,0 +1,158 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Zar.Consumers;
+using Zar.Formats.Zar;
+using Zar.Model;
+using Zar.Sources;
+
+namespace Zar.Cli;
+
+static class Commands
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("zar: container images as read-only, random-access filesystem images.\n" +
+            "Exit codes: 0 ok, 1 differences found (diff), 2 bad input or usage.\n" +
+            "The original tool's flags also work: zar -w -dir=DIR [-o OUT] [-pagealign] | zar -r [-img IMG] [-detail]");
+        root.Subcommands.Add(Create());
+        root.Subcommands.Add(Ls());
+        root.Subcommands.Add(Cat());
+        root.Subcommands.Add(Inspect());
+        return root;
+    }
+
+    static Command Create()
+    {
+        var source = new Argument<string>("SOURCE") { Description = "directory (or image) to pack" };
+        var output = new Option<string>("--output", "-o") { Description = "output image path", Required = true };
+        var noAlign = new Option<bool>("--no-page-align") { Description = "pack file data tight instead of at 4096-byte boundaries" };
+        var noDedup = new Option<bool>("--no-dedup") { Description = "store identical files separately" };
+        var cmd = new Command("create", "pack a directory into a zar image") { source, output, noAlign, noDedup };
+        cmd.SetAction(p => Errors.Guard(() =>
+        {
+            using var fs = FileSystemSource.Open(p.GetValue(source)!);
+            var outPath = p.GetValue(output)!;
+            long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
+            var result = ProgressBar.Run("packing", total, progress => ZarBuilder.Create(fs, outPath, new ZarWriterOptions
+            {
+                PageAlign = !p.GetValue(noAlign),
+                Deduplicate = !p.GetValue(noDedup),
+                Progress = progress,
+            }));
+            Console.WriteLine($"{outPath}: {result.EntryCount} entries, {result.FileCount} files, {result.LogicalBytes} bytes of file data, " +
+                $"{result.StoredBytes} stored, {result.DeduplicatedFiles} duplicate files ({result.DeduplicatedBytes} bytes) stored once, " +
+                $"{result.HoleBytes} bytes of holes not stored, image {result.ImageBytes} bytes");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Ls()
+    {
+        var image = new Argument<string>("IMAGE") { Description = "image file or directory" };
+        var path = new Argument<string>("PATH") { Description = "path inside the image", DefaultValueFactory = _ => "/" };
+        var longFormat = new Option<bool>("-l") { Description = "long listing: mode, links, uid, gid, size, mtime" };
+        var json = new Option<bool>("--json") { Description = "JSON array of entries" };
+        var recursive = new Option<bool>("--recursive", "-R") { Description = "list the whole subtree" };
+        var cmd = new Command("ls", "list a directory of an image") { image, path, longFormat, json, recursive };
+        cmd.SetAction(p => Errors.Guard(() =>
+        {
+            using var fs = FileSystemSource.Open(p.GetValue(image)!);
+            var target = fs.Stat(p.GetValue(path)!);
+            IEnumerable<Entry> entries = !target.IsDirectory ? new[] { target }
+                : p.GetValue(recursive) ? fs.Walk().Where(e => e.Path.Length > 0 && IsUnder(e.Path, target.Path))
+                : fs.List(target);
+            bool relative = target.IsDirectory && !p.GetValue(recursive);
+            if (p.GetValue(json))
+            {
+                using var stdout = Console.OpenStandardOutput();
+                using var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true });
+                w.WriteStartArray();
+                foreach (var e in entries) Listing.WriteJson(w, e);
+                w.WriteEndArray();
+                w.Flush();
+                stdout.WriteByte((byte)'\n');
+                return 0;
+            }
+            foreach (var e in entries)
+            {
+                var name = relative ? e.Name : e.Path;
+                Console.WriteLine(p.GetValue(longFormat) ? Listing.LongLine(e, name) : ZarPath.Display(name));
+            }
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static bool IsUnder(string path, string dir) => dir.Length == 0 || path.StartsWith(dir + "/", StringComparison.Ordinal);
+
+    static Command Cat()
+    {
+        var image = new Argument<string>("IMAGE");
+        var path = new Argument<string>("PATH");
+        var cmd = new Command("cat", "write a file of an image to stdout") { image, path };
+        cmd.SetAction(p => Errors.Guard(() =>
+        {
+            using var fs = FileSystemSource.Open(p.GetValue(image)!);
+            var e = fs.Stat(p.GetValue(path)!);
+            if (!e.IsRegular) throw new ZarException($"{ZarPath.Display(e.Path)}: not a regular file ({e.Type.ToString().ToLowerInvariant()})");
+            using var stdout = Console.OpenStandardOutput();
+            using var s = fs.OpenRead(e);
+            s.CopyTo(stdout, 1 << 20);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Inspect()
+    {
+        var image = new Argument<string>("IMAGE");
+        var cmd = new Command("inspect", "show an image's header/footer, counts, sizes and dedup saving") { image };
+        cmd.SetAction(p => Errors.Guard(() =>
+        {
+            var path = p.GetValue(image)!;
+            using var fs = FileSystemSource.Open(path);
+            foreach (var (k, v) in Inspection.Describe(fs, path)) Console.WriteLine($"{k + ":",-22} {v}");
+            return 0;
+        }));
+        return cmd;
+    }
+}
+
+/// <summary>Key/value lines for `zar inspect`, per format.</summary>
+static class Inspection
+{
+    public static IEnumerable<(string, string)> Describe(IReadOnlyFileSystem fs, string path)
+    {
+        switch (fs)
+        {
+            case ZarImage zar:
+                var i = ZarInspection.Of(zar, path);
+                yield return ("format", $"zar {i.Footer.VersionMajor}.{i.Footer.VersionMinor}");
+                yield return ("page aligned", i.Footer.PageAligned ? "yes (4096)" : "no");
+                yield return ("image bytes", N(i.ImageBytes));
+                yield return ("metadata offset", N((long)i.Footer.MetadataOffset));
+                yield return ("metadata bytes", N((long)i.Footer.MetadataLength));
+                yield return ("metadata checksum", $"crc32c {i.Footer.MetadataChecksum:x8}");
+                yield return ("entries", N((long)i.Footer.EntryCount));
+                foreach (var (t, c) in i.CountsByType.OrderBy(x => x.Key)) yield return ("  " + t.ToString().ToLowerInvariant(), N(c));
+                yield return ("hardlink names", N(i.HardlinkNames));
+                yield return ("xattrs", N(i.XattrCount));
+                yield return ("file bytes", N(i.LogicalBytes));
+                yield return ("stored bytes", N(i.StoredBytes));
+                yield return ("dedup saving", $"{N(i.DeduplicatedBytes)} bytes");
+                yield return ("holes not stored", $"{N(i.HoleBytes)} bytes");
+                break;
+            default:
+                long n = 0, bytes = 0;
+                foreach (var e in fs.Walk()) { n++; if (e.IsRegular) bytes += e.Size; }
+                yield return ("source", fs.Description);
+                yield return ("entries", N(n));
+                yield return ("file bytes", N(bytes));
+                break;
+        }
+    }
+
+    static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
+}

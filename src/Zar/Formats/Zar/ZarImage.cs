@@ -1,0 +1,360 @@
+using System.IO.MemoryMappedFiles;
+using System.Security.Cryptography;
+using Zar.Model;
+
+namespace Zar.Formats.Zar;
+
+public sealed class ZarReadOptions
+{
+    /// <summary>Check each file's SHA-256 the first time it is read (once per open image).</summary>
+    public bool VerifyData { get; init; } = true;
+}
+
+/// <summary>
+/// A zar image, memory-mapped. Opening reads the footer and checks the metadata's page-checksum
+/// table; metadata pages are verified the first time they are touched, so opening and looking up
+/// one path cost O(log n), not a decode of everything. File reads are copies from (or spans over)
+/// the mapping.
+/// </summary>
+public sealed unsafe class ZarImage : IReadOnlyFileSystem
+{
+    readonly MemoryMappedFile _mmf;
+    readonly MemoryMappedViewAccessor _view;
+    readonly byte* _base;
+    readonly long _length;
+    readonly byte* _meta;
+    readonly ulong[] _verifiedPages;
+    readonly ulong[] _verifiedContents;
+    readonly ZarReadOptions _options;
+    readonly string _file;
+    readonly Entry _root;
+
+    public ZarFooter Footer { get; }
+    public ZarMetadataHeader Header { get; }
+    public string Description { get; }
+    public long EntryCount => (long)Header.Entries.Count;
+
+    public static ZarImage Open(string path, ZarReadOptions? options = null) => new(path, options ?? new ZarReadOptions());
+
+    ZarImage(string path, ZarReadOptions options)
+    {
+        _file = path;
+        _options = options;
+        Description = $"zar image {path}";
+        FileInfo fi;
+        try { fi = new FileInfo(path); if (!fi.Exists) throw new ZarNotFoundException($"{path}: no such file"); }
+        catch (UnauthorizedAccessException e) { throw new ZarException($"{path}: {e.Message}"); }
+        _length = fi.Length;
+        if (_length < ZarFooter.Size) throw new ZarFormatException($"{path}: too small to be a zar image ({_length} bytes)");
+        try
+        {
+            _mmf = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            _view = _mmf.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ZarException($"{path}: cannot map: {e.Message}");
+        }
+        byte* p = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _base = p + _view.PointerOffset;
+        try
+        {
+            Footer = ZarFooter.Read(new ReadOnlySpan<byte>(_base + _length - ZarFooter.Size, ZarFooter.Size), path);
+            if (Footer.FileLength != (ulong)_length)
+                throw new ZarFormatException($"{path}: file is {_length} bytes but the zar footer says {Footer.FileLength} (truncated or appended to)");
+            if (Footer.MetadataOffset > (ulong)_length || Footer.MetadataLength != (ulong)_length - ZarFooter.Size - Footer.MetadataOffset)
+                throw new ZarFormatException($"{path}: zar metadata offset/length out of bounds (corrupted)");
+            if (Footer.MetadataLength < ZarMetadataHeader.Size) throw new ZarFormatException($"{path}: zar metadata too short (corrupted)");
+            _meta = _base + Footer.MetadataOffset;
+            // The header is read before its page is verified only to find the checksum table;
+            // it is verified (page 0) right after.
+            var raw = ZarMetadataHeader.Read(new ReadOnlySpan<byte>(_meta, ZarMetadataHeader.Size), Footer.MetadataLength, path);
+            ulong covered = raw.ChecksumTableOffset;
+            ulong pages = (covered + ZarMetadataHeader.ChecksumPageSize - 1) / ZarMetadataHeader.ChecksumPageSize;
+            if (covered + pages * 4 != Footer.MetadataLength) throw new ZarFormatException($"{path}: zar checksum table size mismatch (corrupted)");
+            var table = new ReadOnlySpan<byte>(_meta + covered, (int)(pages * 4));
+            if (IO.Crc32C.Compute(table) != Footer.MetadataChecksum) throw new ZarFormatException($"{path}: zar metadata checksum mismatch (corrupted)");
+            _verifiedPages = new ulong[(pages + 63) / 64];
+            Header = raw;
+            Meta(0, ZarMetadataHeader.Size);
+            if (Header.Entries.Count == 0 || Header.Entries.Count != Footer.EntryCount)
+                throw new ZarFormatException($"{path}: zar entry count mismatch (corrupted)");
+            _verifiedContents = new ulong[(Header.Contents.Count + 63) / 64];
+            _root = MakeEntry(0);
+            if (_root.Path.Length != 0 || !_root.IsDirectory) throw new ZarFormatException($"{path}: first zar entry is not the root directory (corrupted)");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public Entry Root => _root;
+
+    /// <summary>A verified view of metadata bytes [offset, offset+length).</summary>
+    ReadOnlySpan<byte> Meta(ulong offset, ulong length)
+    {
+        ulong covered = Header.ChecksumTableOffset;
+        if (offset > covered || length > covered - offset) throw Corrupt("metadata reference out of bounds");
+        if (length > 0)
+        {
+            ulong first = offset / ZarMetadataHeader.ChecksumPageSize, last = (offset + length - 1) / ZarMetadataHeader.ChecksumPageSize;
+            for (ulong page = first; page <= last; page++) VerifyPage(page);
+        }
+        return new ReadOnlySpan<byte>(_meta + offset, (int)length);
+    }
+
+    void VerifyPage(ulong page)
+    {
+        ref ulong word = ref _verifiedPages[page / 64];
+        ulong bit = 1UL << (int)(page % 64);
+        if ((Volatile.Read(ref word) & bit) != 0) return;
+        ulong covered = Header.ChecksumTableOffset;
+        ulong from = page * ZarMetadataHeader.ChecksumPageSize;
+        ulong len = Math.Min(ZarMetadataHeader.ChecksumPageSize, covered - from);
+        uint expected = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(_meta + covered + page * 4, 4));
+        if (IO.Crc32C.Compute(new ReadOnlySpan<byte>(_meta + from, (int)len)) != expected)
+            throw Corrupt($"metadata page {page} checksum mismatch");
+        Interlocked.Or(ref word, bit);
+    }
+
+    ZarFormatException Corrupt(string what) => new($"{_file}: {what} (corrupted zar image)");
+
+    ZarEntryRecord Record(long index)
+    {
+        if ((ulong)index >= Header.Entries.Count) throw Corrupt($"entry index {index} out of range");
+        return ZarEntryRecord.Read(Meta(Header.Entries.Offset + (ulong)index * ZarEntryRecord.Size, ZarEntryRecord.Size));
+    }
+
+    ReadOnlySpan<byte> Str(uint offset, uint length)
+    {
+        if ((ulong)offset + length > Header.Strings.Count) throw Corrupt("string reference out of bounds");
+        return Meta(Header.Strings.Offset + offset, length);
+    }
+
+    ReadOnlySpan<byte> PathBytes(long index)
+    {
+        var r = Record(index);
+        return Str(r.PathOffset, r.PathLength);
+    }
+
+    public Entry? Lookup(string path)
+    {
+        if (path.Length == 0) return _root;
+        Span<byte> stack = stackalloc byte[512];
+        int n = ZarPath.Encode(path, stack);
+        ReadOnlySpan<byte> key = n >= 0 ? stack[..n] : ZarPath.Encode(path);
+        long lo = 0, hi = (long)Header.Entries.Count - 1;
+        while (lo <= hi)
+        {
+            long mid = lo + (hi - lo) / 2;
+            int c = ZarPath.CompareBytes(PathBytes(mid), key);
+            if (c == 0) return MakeEntry(mid);
+            if (c < 0) lo = mid + 1; else hi = mid - 1;
+        }
+        return null;
+    }
+
+    Entry MakeEntry(long index)
+    {
+        var r = Record(index);
+        var pathBytes = Str(r.PathOffset, r.PathLength);
+        var path = ZarPath.Decode(pathBytes);
+        if (!ZarPath.IsNormal(path) || (index == 0) != (path.Length == 0)) throw Corrupt($"entry {index} has an invalid path");
+        if (r.Type is < 1 or > 8 || r.Type == (byte)EntryType.Hardlink) throw Corrupt($"entry {ZarPath.Display(path)} has unknown type {r.Type}");
+        if (r.Mode > 0xFFF || r.MtimeNanoseconds >= 1_000_000_000) throw Corrupt($"entry {ZarPath.Display(path)} has invalid mode or time");
+        var type = (EntryType)r.Type;
+        string? link = null;
+        IReadOnlyList<DataExtent>? extents = null;
+        bool sparse = (r.Flags & ZarEntryRecord.FlagSparse) != 0;
+        if (type == EntryType.Regular)
+        {
+            if (r.Begin > r.End || r.End > Footer.MetadataOffset || r.Size_ > long.MaxValue) throw Corrupt($"entry {ZarPath.Display(path)} has data out of bounds");
+            if (r.ContentId != ZarEntryRecord.NoContent && r.ContentId >= Header.Contents.Count) throw Corrupt($"entry {ZarPath.Display(path)} has an invalid content id");
+            if (sparse) extents = ReadExtents(r, path);
+            else if (r.End - r.Begin != r.Size_) throw Corrupt($"entry {ZarPath.Display(path)} size does not match its data");
+        }
+        else if (type == EntryType.Symlink) link = ZarPath.Decode(Str(r.LinkOffset, r.LinkLength));
+        IReadOnlyList<Xattr> xattrs = Array.Empty<Xattr>();
+        if (r.XattrCount > 0)
+        {
+            if ((ulong)r.FirstXattr + r.XattrCount > Header.Xattrs.Count) throw Corrupt($"entry {ZarPath.Display(path)} has xattrs out of bounds");
+            var list = new Xattr[r.XattrCount];
+            for (uint i = 0; i < r.XattrCount; i++)
+            {
+                var x = ZarXattrRecord.Read(Meta(Header.Xattrs.Offset + (ulong)(r.FirstXattr + i) * ZarXattrRecord.Size, ZarXattrRecord.Size));
+                list[i] = new Xattr(ZarPath.Decode(Str(x.NameOffset, x.NameLength)), Str(x.ValueOffset, x.ValueLength).ToArray());
+            }
+            xattrs = list;
+        }
+        return new Entry
+        {
+            Path = path,
+            Type = type,
+            Mode = r.Mode,
+            Uid = r.Uid,
+            Gid = r.Gid,
+            MtimeSeconds = r.MtimeSeconds,
+            MtimeNanoseconds = r.MtimeNanoseconds,
+            Size = type == EntryType.Regular ? (long)r.Size_ : 0,
+            LinkTarget = link,
+            DevMajor = r.DevMajor,
+            DevMinor = r.DevMinor,
+            Xattrs = xattrs,
+            Inode = r.Inode,
+            LinkCount = Math.Max(1, r.LinkCount),
+            IsSparse = sparse,
+            Extents = extents,
+            Handle = index,
+        };
+    }
+
+    IReadOnlyList<DataExtent> ReadExtents(in ZarEntryRecord r, string path)
+    {
+        if ((ulong)r.FirstExtent + r.ExtentCount > Header.Extents.Count) throw Corrupt($"entry {ZarPath.Display(path)} has extents out of bounds");
+        var list = new DataExtent[r.ExtentCount];
+        ulong lastEnd = 0, stored = r.Begin;
+        for (uint i = 0; i < r.ExtentCount; i++)
+        {
+            var x = ZarExtentRecord.Read(Meta(Header.Extents.Offset + (ulong)(r.FirstExtent + i) * ZarExtentRecord.Size, ZarExtentRecord.Size));
+            if (x.LogicalOffset < lastEnd || x.Length > r.Size_ || x.LogicalOffset > r.Size_ - x.Length || x.StoredOffset != stored)
+                throw Corrupt($"entry {ZarPath.Display(path)} has invalid extents");
+            lastEnd = x.LogicalOffset + x.Length;
+            stored += x.Length;
+            list[i] = new DataExtent((long)x.LogicalOffset, (long)x.Length);
+        }
+        if (stored != r.End) throw Corrupt($"entry {ZarPath.Display(path)} extents do not match its data");
+        return list;
+    }
+
+    public IEnumerable<Entry> List(Entry directory)
+    {
+        var r = Record(directory.Handle);
+        if (r.Type != (byte)EntryType.Directory) throw new ZarException($"{ZarPath.Display(directory.Path)}: not a directory");
+        if ((ulong)r.FirstChild + r.ChildCount > Header.Children.Count) throw Corrupt($"directory {ZarPath.Display(directory.Path)} has children out of bounds");
+        var result = new List<Entry>((int)Math.Min(r.ChildCount, 65536));
+        long previous = directory.Handle;
+        for (uint i = 0; i < r.ChildCount; i++)
+        {
+            uint child = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(Meta(Header.Children.Offset + (ulong)(r.FirstChild + i) * 4, 4));
+            // Children come after their parent and after each other: this is what makes every walk terminate.
+            if (child <= previous) throw Corrupt($"directory {ZarPath.Display(directory.Path)} has misordered children");
+            previous = child;
+            var e = MakeEntry(child);
+            if (ZarPath.Parent(e.Path) != directory.Path) throw Corrupt($"{ZarPath.Display(e.Path)} is listed under {ZarPath.Display(directory.Path)}");
+            result.Add(e);
+        }
+        return result;
+    }
+
+    /// <summary>All entries in table order, which is walk order; the order is checked as it goes.</summary>
+    public IEnumerable<Entry> Walk()
+    {
+        byte[] previous = Array.Empty<byte>();
+        for (long i = 0; i < (long)Header.Entries.Count; i++)
+        {
+            var e = MakeEntry(i);
+            var bytes = PathBytes(i);
+            if (i > 0 && ZarPath.CompareBytes(previous, bytes) >= 0) throw Corrupt($"entry table is not sorted at {ZarPath.Display(e.Path)}");
+            previous = bytes.ToArray();
+            yield return e;
+        }
+    }
+
+    public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
+        file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
+
+    void EnsureVerified(in ZarEntryRecord r, string path)
+    {
+        if (!_options.VerifyData || r.ContentId == ZarEntryRecord.NoContent) return;
+        ref ulong word = ref _verifiedContents[r.ContentId / 64];
+        ulong bit = 1UL << (int)(r.ContentId % 64);
+        if ((Volatile.Read(ref word) & bit) != 0) return;
+        var expected = Meta(Header.Contents.Offset + (ulong)r.ContentId * 32, 32);
+        Span<byte> actual = stackalloc byte[32];
+        using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        {
+            for (ulong at = r.Begin; at < r.End;)
+            {
+                int n = (int)Math.Min(1 << 30, r.End - at);
+                sha.AppendData(new ReadOnlySpan<byte>(_base + at, n));
+                at += (ulong)n;
+            }
+            sha.GetHashAndReset(actual);
+        }
+        if (!actual.SequenceEqual(expected)) throw new ZarFormatException($"{_file}: {ZarPath.Display(path)}: file data checksum mismatch (corrupted zar image)");
+        Interlocked.Or(ref word, bit);
+    }
+
+    public int Read(Entry file, long offset, Span<byte> destination)
+    {
+        var r = Record(file.Handle);
+        if (r.Type != (byte)EntryType.Regular) throw new ZarException($"{ZarPath.Display(file.Path)}: not a regular file");
+        if (r.Begin > r.End || r.End > Footer.MetadataOffset) throw Corrupt($"entry {ZarPath.Display(file.Path)} has data out of bounds");
+        long size = (long)r.Size_;
+        if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset));
+        if (offset >= size || destination.IsEmpty) return 0;
+        EnsureVerified(r, file.Path);
+        int want = (int)Math.Min(destination.Length, size - offset);
+        if ((r.Flags & ZarEntryRecord.FlagSparse) == 0)
+        {
+            if (r.End - r.Begin != r.Size_) throw Corrupt($"entry {ZarPath.Display(file.Path)} size does not match its data");
+            new ReadOnlySpan<byte>(_base + r.Begin + (ulong)offset, want).CopyTo(destination);
+            return want;
+        }
+        var dest = destination[..want];
+        dest.Clear();
+        foreach (var x in file.Extents ?? ReadExtents(r, file.Path))
+        {
+            long from = Math.Max(offset, x.Offset), to = Math.Min(offset + want, x.End);
+            if (from >= to) continue;
+            ulong stored = r.Begin + (ulong)StoredBefore(file, x) + (ulong)(from - x.Offset);
+            new ReadOnlySpan<byte>(_base + stored, (int)(to - from)).CopyTo(dest[(int)(from - offset)..]);
+        }
+        return want;
+    }
+
+    static long StoredBefore(Entry file, DataExtent target)
+    {
+        long sum = 0;
+        foreach (var x in file.Extents!) { if (x == target) break; sum += x.Length; }
+        return sum;
+    }
+
+    /// <summary>Where a regular file's stored bytes are in the image (the seed's Begin/End).</summary>
+    public (ulong Begin, ulong End) DataRange(Entry file)
+    {
+        var r = Record(file.Handle);
+        return (r.Begin, r.End);
+    }
+
+    /// <summary>The bytes of a non-sparse file as a span over the mapping (no copy).</summary>
+    public ReadOnlySpan<byte> GetContent(Entry file)
+    {
+        var r = Record(file.Handle);
+        if (r.Type != (byte)EntryType.Regular || (r.Flags & ZarEntryRecord.FlagSparse) != 0)
+            throw new ZarException($"{ZarPath.Display(file.Path)}: not a plain regular file");
+        if (r.Begin > r.End || r.End > Footer.MetadataOffset || r.End - r.Begin != r.Size_) throw Corrupt($"entry {ZarPath.Display(file.Path)} has data out of bounds");
+        if (r.Size_ > int.MaxValue) throw new ZarException($"{ZarPath.Display(file.Path)}: over 2 GiB, read it with Read()");
+        EnsureVerified(r, file.Path);
+        return new ReadOnlySpan<byte>(_base + r.Begin, (int)r.Size_);
+    }
+
+    public Stream OpenExtents(Entry file, IReadOnlyList<DataExtent> extents) => new ExtentConcatStream(this, file, extents);
+
+    bool _disposed;
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (_view != null)
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+        }
+        _mmf?.Dispose();
+    }
+}
