@@ -1,1 +1,18 @@
-﻿Console.WriteLine("Hello, World!");
+using Zar.Bench;
+
+// Benchmarks print ratios against the peer tools on the same input in the same run; they are not tests.
+// Usage: Zar.Bench [zar|all] [TREE] [WORKDIR]
+var what = args.Length > 0 ? args[0] : "all";
+var tree = args.Length > 1 ? args[1] : Corpus.DefaultTree();
+var work = args.Length > 2 ? args[2] : Directory.CreateTempSubdirectory("zar-bench-").FullName;
+Console.WriteLine($"tree: {tree}");
+Console.WriteLine($"work: {work}");
+try
+{
+    if (what is "zar" or "all") ZarBench.Run(tree, work);
+}
+finally
+{
+    if (args.Length <= 2) Directory.Delete(work, true);
+}
+return 0;

@@ -33,25 +33,28 @@ public interface IReadOnlyFileSystem : IDisposable
     /// Every entry, root first, depth-first pre-order, siblings in name byte order
     /// (the order of <see cref="ZarPath.ComparePaths"/>).
     /// </summary>
-    IEnumerable<Entry> Walk()
+    IEnumerable<Entry> Walk() => FileSystemExtensions.DepthFirst(this);
+}
+
+public static class FileSystemExtensions
+{
+    /// <summary>The default walk: depth-first pre-order from the root through <see cref="IReadOnlyFileSystem.List"/>.</summary>
+    public static IEnumerable<Entry> DepthFirst(IReadOnlyFileSystem fs)
     {
         var stack = new Stack<Entry>();
-        stack.Push(Root);
+        stack.Push(fs.Root);
         while (stack.Count > 0)
         {
             var e = stack.Pop();
             yield return e;
             if (e.IsDirectory)
             {
-                var children = List(e).ToList();
+                var children = fs.List(e).ToList();
                 for (int i = children.Count - 1; i >= 0; i--) stack.Push(children[i]);
             }
         }
     }
-}
 
-public static class FileSystemExtensions
-{
     /// <summary>Looks up a user-given path ("/etc/passwd", "./a", "a/"); throws a one-line error when missing.</summary>
     public static Entry Stat(this IReadOnlyFileSystem fs, string path)
     {

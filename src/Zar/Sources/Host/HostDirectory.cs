@@ -305,6 +305,8 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
         finally { if (parent != _rootFd) Libc.close(parent); }
     }
 
+    public IEnumerable<Entry> Walk() => FileSystemExtensions.DepthFirst(this);
+
     public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
         file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what Zar's build, tests and benchmarks use on Debian: the reference tools the tests compare
+# against (mkfs.erofs/fsck.erofs, GNU tar, bsdtar, skopeo, umoci, docker-registry, ...).
+set -euo pipefail
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry debootstrap fuse3 attr apache2-utils xxd)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "installing the .NET 10 SDK" >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dotnet-sdk-10.0 >/dev/null || {
+    echo "error: the .NET 10 SDK is needed (https://dot.net); install it and re-run" >&2; exit 2; }
+fi
+# The kernel pieces the mount tests use.
+$SUDO modprobe erofs 2>/dev/null || true
+$SUDO modprobe overlay 2>/dev/null || true
+$SUDO modprobe loop 2>/dev/null || true
