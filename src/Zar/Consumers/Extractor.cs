@@ -415,6 +415,12 @@ public sealed unsafe class Extractor : IDisposable
         {
             if (set(n, v, x.Value.Length) == 0) return;
             int e = Libc.Errno;
+            // Linux refuses user.* on symlinks and device nodes even for root; other formats (tar) can carry them.
+            if (e == Libc.EPERM && entry.Type is not (EntryType.Regular or EntryType.Directory) && x.Name.StartsWith("user.", StringComparison.Ordinal))
+            {
+                Warn(entry, $"xattr {ZarPath.Display(x.Name)} not set: Linux allows user.* xattrs only on files and directories");
+                return;
+            }
             // Unprivileged runs cannot set trusted.*/security.* and user.* is refused on symlinks and
             // nodes; a warning keeps extraction useful, while root must reproduce everything.
             if (!_privileged && e is Libc.EPERM or Libc.EACCES or Libc.ENOTSUP)

@@ -140,6 +140,70 @@ public class ExtractorTests
         Assert.Equal("new", File.ReadAllText(t["out/d/f"]));
     }
 
+    [Fact]
+    public void Paths_longer_than_PATH_MAX_are_extracted()
+    {
+        using var t = new TempDir();
+        var fs = new MemoryFileSystem();
+        var path = "";
+        for (int i = 0; i < 40; i++) fs.Dir(path = ZarPath.Join(path, new string((char)('a' + i % 26), 200)));
+        fs.File(path + "/leaf", "deep");
+        fs.Symlink(path + "/link", "leaf");
+        Assert.True(ZarPath.ByteCount(path) > 4096);
+        var summary = Extractor.Extract(fs, t["out"]);
+        Assert.Equal(42, summary.Entries);
+        using var host = new HostDirectory(t["out"]);
+        Assert.Equal("deep"u8.ToArray(), host.ReadAllBytes(host.Lookup(path + "/leaf")!));
+        Assert.Equal("leaf", host.Lookup(path + "/link")!.LinkTarget);
+    }
+
+    [Fact]
+    public void Non_utf8_names_and_binary_xattrs_survive()
+    {
+        using var t = new TempDir();
+        var name = "dir-\udcff\udcfe/file-\udc80";
+        var fs = new MemoryFileSystem()
+            .Dir("dir-\udcff\udcfe")
+            .Add(new Entry
+            {
+                Path = name, Type = EntryType.Regular, Mode = 0b110_100_100,
+                Xattrs = new[] { new Xattr("user.bin", new byte[] { 0, 0xff, 0 }), new Xattr("user.empty", Array.Empty<byte>()) },
+            }, "x"u8.ToArray())
+            .Add(new Entry { Path = "sym", Type = EntryType.Symlink, Mode = 0b111_111_111, LinkTarget = "t\udcff",
+                Xattrs = new[] { new Xattr("user.refused", new byte[] { 1 }) } });
+        var summary = Extractor.Extract(fs, t["out"]);
+        // Linux allows no user.* xattr on a symlink: reported, not fatal.
+        Assert.Equal(new[] { "sym: xattr user.refused not set: Linux allows user.* xattrs only on files and directories" }, summary.Warnings);
+        // The bytes on disk, as find prints them: "dir-" ff fe "/file-" 80.
+        Assert.Equal("6469722dfffe2f66696c652d80", Tools.Sh($"cd '{t["out"]}' && find dir-* -type f -printf %p | od -An -tx1 | tr -d ' \\n'"));
+        using var host = new HostDirectory(t["out"]);
+        var e = host.Lookup(name)!;
+        Assert.Equal(new byte[] { 0, 0xff, 0 }, e.GetXattr("user.bin"));
+        Assert.Equal(Array.Empty<byte>(), e.GetXattr("user.empty"));
+        Assert.Equal("t\udcff", host.Lookup("sym")!.LinkTarget);
+    }
+
+    [Fact]
+    public void Extracting_into_an_existing_directory_merges_and_reports_progress()
+    {
+        using var t = new TempDir();
+        Directory.CreateDirectory(t["out/d"]);
+        File.WriteAllText(t["out/d/kept"], "kept");
+        var fs = new MemoryFileSystem().Dir("d").File("d/new", new byte[3 << 20]).File("top", "t");
+        var reports = new List<ExtractProgress>();
+        var summary = Extractor.Extract(fs, t["out"], progress: new SyncProgress(reports.Add));
+        Assert.Equal("kept", File.ReadAllText(t["out/d/kept"]));
+        Assert.Equal(3 << 20, new FileInfo(t["out/d/new"]).Length);
+        Assert.Equal(new[] { "d", "d/new", "top" }, reports.Select(r => r.Path));
+        Assert.Equal(summary.Bytes, reports[^1].Bytes);
+        Assert.Equal(3, reports[^1].Entries);
+    }
+
+    sealed class SyncProgress(Action<ExtractProgress> report) : IProgress<ExtractProgress>
+    {
+        public void Report(ExtractProgress value) => report(value);
+    }
+
     // ---- safety: a crafted image must never write outside the target ----
 
     static void AssertEmpty(string dir) => Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
