@@ -69,6 +69,15 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)] public static partial int utimensat(int dirfd, byte* path, Timespec* times, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int unlinkat(int dirfd, byte* path, int flags);
 
+    // ---- Consumers (Extractor, Differ, test fixtures): fd-relative metadata calls ----
+    public const int EISDIR = 21, EPERM = 1, EACCES = 13, ENOTEMPTY = 39;
+    public const int AT_REMOVEDIR = 0x200;
+    public const uint S_IFREG = 0x8000, S_IFCHR = 0x2000, S_IFBLK = 0x6000, S_IFIFO = 0x1000, S_IFSOCK = 0xC000;
+    [LibraryImport(Lib, SetLastError = true)] public static partial int fsetxattr(int fd, byte* name, byte* value, nint size, int flags);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int futimens(int fd, Timespec* times);
+    [LibraryImport(Lib)] public static partial uint geteuid();
+    // ---- end Consumers block ----
+
     public static ulong MakeDev(uint major, uint minor) =>
         ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) | ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);
 
