@@ -1,0 +1,137 @@
+using System.IO.Compression;
+using Zar.Model;
+
+namespace Zar.Sources.Tar;
+
+public enum LayerCompression { None, Gzip, Zstd }
+
+/// <summary>
+/// Opens a layer blob as an uncompressed tar stream. The compression is recognised by its magic bytes only:
+/// media types and file names lie often enough (".tar" that is gzip, "layer.tar.gz" that is plain).
+/// </summary>
+public static class LayerStream
+{
+    const int SniffLength = 6;
+
+    /// <summary>
+    /// Returns a forward-only stream of the uncompressed tar. Concatenated gzip members and zstd frames
+    /// (including skippable ones) are decompressed as one stream. Corrupt compressed data surfaces as
+    /// <see cref="InvalidDataException"/> from Read (the tar reader turns it into a ZarFormatException).
+    /// </summary>
+    public static Stream Open(Stream raw, out LayerCompression compression, bool leaveOpen = false)
+    {
+        var head = new byte[SniffLength];
+        int got = 0;
+        while (got < head.Length)
+        {
+            int n = raw.Read(head, got, head.Length - got);
+            if (n <= 0) break;
+            got += n;
+        }
+        var sniffed = head.AsSpan(0, got);
+        var replay = new PrefixedStream(head, got, raw, leaveOpen);
+
+        if (sniffed.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
+        {
+            compression = LayerCompression.Gzip;
+            return new DecompressionErrorStream(new GZipStream(replay, CompressionMode.Decompress, leaveOpen: false), "gzip");
+        }
+        if (IsZstd(sniffed))
+        {
+            compression = LayerCompression.Zstd;
+            return new DecompressionErrorStream(
+                new ZstdSharp.DecompressionStream(replay, bufferSize: 0, checkEndOfStream: true, leaveOpen: false), "zstd");
+        }
+        if (sniffed.Length >= 4 && sniffed.StartsWith("BZh"u8) && sniffed[3] is >= (byte)'1' and <= (byte)'9')
+        {
+            replay.Dispose();
+            throw new ZarNotSupportedException("layer is bzip2-compressed; only uncompressed, gzip and zstd layers are supported");
+        }
+        if (sniffed.StartsWith((ReadOnlySpan<byte>)[0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]))
+        {
+            replay.Dispose();
+            throw new ZarNotSupportedException("layer is xz-compressed; only uncompressed, gzip and zstd layers are supported");
+        }
+        compression = LayerCompression.None;
+        return replay;
+    }
+
+    /// <summary>A zstd frame, or a skippable frame (magic 0x184D2A50..5F, little-endian) such as a seekable-zstd index.</summary>
+    static bool IsZstd(ReadOnlySpan<byte> b)
+    {
+        if (b.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD])) return true;
+        return b.Length >= 4 && (b[0] & 0xF0) == 0x50 && b[1] == 0x2A && b[2] == 0x4D && b[3] == 0x18;
+    }
+}
+
+/// <summary>Replays the sniffed bytes, then continues with the underlying stream.</summary>
+sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inner, bool leaveOpen) : Stream
+{
+    int _prefixPos;
+    long _position;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (buffer.IsEmpty) return 0;
+        int n;
+        if (_prefixPos < prefixLength)
+        {
+            n = Math.Min(buffer.Length, prefixLength - _prefixPos);
+            prefix.AsSpan(_prefixPos, n).CopyTo(buffer);
+            _prefixPos += n;
+        }
+        else n = inner.Read(buffer);
+        _position += n;
+        return n;
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void Flush() { }
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !leaveOpen) inner.Dispose();
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>Gives every decompressor failure one exception type (zstd's own exception included).</summary>
+sealed class DecompressionErrorStream(Stream inner, string codec) : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        try { return inner.Read(buffer); }
+        catch (InvalidDataException ex) { throw new InvalidDataException($"corrupt {codec} data: {ex.Message}", ex); }
+        catch (ZstdSharp.ZstdException ex) { throw new InvalidDataException($"corrupt {codec} data: {ex.Message}", ex); }
+        catch (EndOfStreamException ex) { throw new InvalidDataException($"truncated {codec} data", ex); }
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void Flush() { }
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) inner.Dispose();
+        base.Dispose(disposing);
+    }
+}
