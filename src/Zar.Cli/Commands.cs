@@ -19,6 +19,8 @@ static class Commands
         root.Subcommands.Add(Ls());
         root.Subcommands.Add(Cat());
         root.Subcommands.Add(Inspect());
+        root.Subcommands.Add(Extract());
+        root.Subcommands.Add(Diff());
         return root;
     }
 
@@ -101,6 +103,55 @@ static class Commands
             using var s = fs.OpenRead(e);
             s.CopyTo(stdout, 1 << 20);
             return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Extract()
+    {
+        var image = new Argument<string>("IMAGE") { Description = "image file or directory" };
+        var dir = new Argument<string>("DIR") { Description = "target directory (created if missing)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace files that already exist in DIR" };
+        var noOwner = new Option<bool>("--no-same-owner") { Description = "do not restore uid/gid" };
+        var cmd = new Command("extract", "write an image's tree into a directory (never outside it)") { image, dir, overwrite, noOwner };
+        cmd.SetAction(p => Errors.Guard(() =>
+        {
+            using var fs = FileSystemSource.Open(p.GetValue(image)!);
+            var target = p.GetValue(dir)!;
+            Directory.CreateDirectory(target);
+            long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
+            var summary = ProgressBar.Run("extracting", total, progress => Extractor.Extract(fs, target, new ExtractOptions
+            {
+                Overwrite = p.GetValue(overwrite),
+                PreserveOwnership = p.GetValue(noOwner) ? false : null,
+            }, progress == null ? null : new Progress<ExtractProgress>(x => progress.Report(x.Bytes))));
+            foreach (var w in summary.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
+            Console.WriteLine($"{target}: {summary.Entries} entries, {summary.Files} files, {summary.Bytes} bytes");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Diff()
+    {
+        var a = new Argument<string>("A") { Description = "directory or image" };
+        var b = new Argument<string>("B") { Description = "directory or image" };
+        var ignoreMtime = new Option<bool>("--ignore-mtime") { Description = "do not compare modification times" };
+        var ignoreOwner = new Option<bool>("--ignore-owner") { Description = "do not compare uid/gid" };
+        var ignoreRoot = new Option<bool>("--ignore-root") { Description = "do not compare the root directory's own attributes" };
+        var cmd = new Command("diff", "compare two trees; exit 0 when equal, 1 with a list of differences") { a, b, ignoreMtime, ignoreOwner, ignoreRoot };
+        cmd.SetAction(p => Errors.Guard(() =>
+        {
+            using var left = FileSystemSource.Open(p.GetValue(a)!);
+            using var right = FileSystemSource.Open(p.GetValue(b)!);
+            var diffs = Differ.Compare(left, right, new DiffOptions
+            {
+                IgnoreMtime = p.GetValue(ignoreMtime),
+                IgnoreOwnership = p.GetValue(ignoreOwner),
+                IgnoreRootAttributes = p.GetValue(ignoreRoot),
+            });
+            foreach (var d in diffs) Console.WriteLine(Differ.Render(d));
+            return diffs.Count == 0 ? 0 : 1;
         }));
         return cmd;
     }
