@@ -35,38 +35,48 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
     public Entry? Lookup(string path)
     {
         if (path.Length == 0) return _rootEntry;
-        int dirFd = OpenParent(path, out bool missing);
-        if (missing) return null;
-        try { return StatAt(dirFd, ZarPath.Name(path), path); }
-        finally { if (dirFd != _rootFd) Libc.close(dirFd); }
+        lock (_dirs)
+        {
+            int dirFd = DirFd(ZarPath.Parent(path), out bool missing);
+            return missing ? null : StatAt(dirFd, ZarPath.Name(path), path);
+        }
     }
 
-    /// <summary>Opens the parent directory of a path without following symlinks in any component.</summary>
-    int OpenParent(string path, out bool missing)
+    // Open directory descriptors by path, reused across calls: a walk touches each directory many
+    // times (list, stat children, open files), and reopening every component each time dominated.
+    readonly Dictionary<string, int> _dirs = new();
+    readonly Queue<string> _dirOrder = new();
+    const int MaxCachedDirs = 128;
+
+    /// <summary>
+    /// A descriptor for a directory, resolved component by component without following any symlink.
+    /// Owned by the cache: callers must not close it, and must hold the _dirs lock while using it.
+    /// </summary>
+    int DirFd(string dirPath, out bool missing)
     {
         missing = false;
-        var parent = ZarPath.Parent(path);
-        if (parent.Length == 0) return _rootFd;
-        fixed (byte* p = Libc.Z(parent))
+        if (dirPath.Length == 0) return _rootFd;
+        if (_dirs.TryGetValue(dirPath, out int cached)) return cached;
+        int parent = DirFd(ZarPath.Parent(dirPath), out missing);
+        if (missing) return -1;
+        int fd;
+        fixed (byte* c = Libc.Z(ZarPath.Name(dirPath)))
+            fd = Libc.openat(parent, c, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
         {
-            // O_NOFOLLOW only guards the last component; walk so no intermediate link is followed.
-            int fd = _rootFd;
-            foreach (var comp in parent.Split('/'))
-            {
-                int next;
-                fixed (byte* c = Libc.Z(comp))
-                    next = Libc.openat(fd, c, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
-                if (fd != _rootFd) Libc.close(fd);
-                if (next < 0)
-                {
-                    int e = Libc.Errno;
-                    if (e is Libc.ENOENT or Libc.ENOTDIR or Libc.ELOOP) { missing = true; return -1; }
-                    throw Libc.Error("cannot open directory", parent, e);
-                }
-                fd = next;
-            }
-            return fd;
+            int e = Libc.Errno;
+            if (e is Libc.ENOENT or Libc.ENOTDIR or Libc.ELOOP) { missing = true; return -1; }
+            throw Libc.Error("cannot open directory", dirPath, e);
         }
+        while (_dirOrder.Count >= MaxCachedDirs)
+        {
+            var old = _dirOrder.Dequeue();
+            // Ancestors of the directory being opened may be evicted here; they are not used after this point.
+            if (_dirs.Remove(old, out int oldFd)) Libc.close(oldFd);
+        }
+        _dirs[dirPath] = fd;
+        _dirOrder.Enqueue(dirPath);
+        return fd;
     }
 
     Entry? StatAt(int dirFd, string name, string path)
@@ -210,11 +220,12 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
 
     public IEnumerable<Entry> List(Entry directory)
     {
-        var names = ReadDirectoryNames(directory.Path);
-        names.Sort(ZarPath.NameComparer);
-        int dirFd = directory.Path.Length == 0 ? _rootFd : OpenDir(directory.Path);
-        try
+        lock (_dirs)
         {
+            int dirFd = DirFd(directory.Path, out bool missing);
+            if (missing) throw new ZarNotFoundException($"{Description}: no such directory: {ZarPath.Display(directory.Path)}");
+            var names = ReadDirectoryNames(dirFd, directory.Path);
+            names.Sort(ZarPath.NameComparer);
             var result = new List<Entry>(names.Count);
             foreach (var n in names)
             {
@@ -223,36 +234,15 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
             }
             return result;
         }
-        finally { if (dirFd != _rootFd) Libc.close(dirFd); }
     }
 
-    int OpenDir(string path)
-    {
-        int parent = OpenParent(path, out bool missing);
-        if (missing) throw new ZarNotFoundException($"{Description}: no such directory: {ZarPath.Display(path)}");
-        try
-        {
-            fixed (byte* n = Libc.Z(ZarPath.Name(path)))
-            {
-                int fd = Libc.openat(parent, n, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
-                if (fd < 0) throw Libc.Error("cannot open directory", path, Libc.Errno);
-                return fd;
-            }
-        }
-        finally { if (parent != _rootFd) Libc.close(parent); }
-    }
-
-    List<string> ReadDirectoryNames(string path)
+    static List<string> ReadDirectoryNames(int dirFd, string path)
     {
         int fd;
-        if (path.Length == 0)
-        {
-            fixed (byte* dot = "."u8) fd = Libc.openat(_rootFd, dot, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
-        }
-        else fd = OpenDir(path);
+        fixed (byte* dot = "."u8) fd = Libc.openat(dirFd, dot, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
         if (fd < 0) throw Libc.Error("cannot open directory", path, Libc.Errno);
         nint dir = Libc.fdopendir(fd);
-        if (dir == 0) { Libc.close(fd); throw Libc.Error("cannot read directory", path, Libc.Errno); }
+        if (dir == 0) { int e = Libc.Errno; Libc.close(fd); throw Libc.Error("cannot read directory", path, e); }
         var names = new List<string>();
         try
         {
@@ -291,10 +281,10 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
     /// <summary>Opens a file for reading, never following a symlink in the path.</summary>
     internal int OpenFile(string path)
     {
-        int parent = OpenParent(path, out bool missing);
-        if (missing) throw new ZarNotFoundException($"{Description}: no such file: {ZarPath.Display(path)}");
-        try
+        lock (_dirs)
         {
+            int parent = DirFd(ZarPath.Parent(path), out bool missing);
+            if (missing) throw new ZarNotFoundException($"{Description}: no such file: {ZarPath.Display(path)}");
             fixed (byte* n = Libc.Z(ZarPath.Name(path)))
             {
                 int fd = Libc.openat(parent, n, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
@@ -302,7 +292,6 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
                 return fd;
             }
         }
-        finally { if (parent != _rootFd) Libc.close(parent); }
     }
 
     public IEnumerable<Entry> Walk() => FileSystemExtensions.DepthFirst(this);
@@ -313,7 +302,16 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
     /// <summary>Streams a file's data extents through one open descriptor (the default would reopen per read).</summary>
     public Stream OpenExtents(Entry file, IReadOnlyList<DataExtent> extents) => new HostExtentStream(OpenFile(file.Path), extents, file.Path);
 
-    public void Dispose() => Libc.close(_rootFd);
+    public void Dispose()
+    {
+        lock (_dirs)
+        {
+            foreach (var fd in _dirs.Values) Libc.close(fd);
+            _dirs.Clear();
+            _dirOrder.Clear();
+        }
+        Libc.close(_rootFd);
+    }
 
     sealed class HostExtentStream(int fd, IReadOnlyList<DataExtent> extents, string path) : Stream
     {
