@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-dotnet publish src/Zar.Cli -c Release -o out/zar --nologo -v quiet >/dev/null
+dotnet publish src/Zar.Cli -c Release -o out/zar --use-current-runtime --self-contained false -p:PublishReadyToRun=true --nologo -v quiet >/dev/null
 ZAR=out/zar/Zar.Cli
 SAMPLE=.sample/tree
 rm -rf .sample && mkdir -p "$SAMPLE/etc" "$SAMPLE/usr/bin" "$SAMPLE/usr/share/doc" "$SAMPLE/var/empty"
