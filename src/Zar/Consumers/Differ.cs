@@ -81,8 +81,8 @@ public sealed class Differ
 
     void Run()
     {
-        using var ea = _a.Walk().GetEnumerator();
-        using var eb = _b.Walk().GetEnumerator();
+        using var ea = new OrderedWalk(_a);
+        using var eb = new OrderedWalk(_b);
         Entry? x = Next(ea), y = Next(eb);
         while (x != null || y != null)
         {
@@ -109,10 +109,33 @@ public sealed class Differ
         CompareHardlinks();
     }
 
-    static Entry? Next(IEnumerator<Entry> e) => e.MoveNext() ? e.Current : null;
+    static Entry? Next(OrderedWalk e) => e.MoveNext() ? e.Current : null;
+
+    /// <summary>
+    /// A walk checked to be strictly in path order: the merge-join silently misreports otherwise,
+    /// so a reader that breaks the contract is named instead.
+    /// </summary>
+    sealed class OrderedWalk(IReadOnlyFileSystem fs) : IDisposable
+    {
+        readonly IEnumerator<Entry> _e = fs.Walk().GetEnumerator();
+        string? _previous;
+        public Entry Current => _e.Current;
+
+        public bool MoveNext()
+        {
+            if (!_e.MoveNext()) return false;
+            var path = _e.Current.Path;
+            if (_previous != null && ZarPath.ComparePaths(_previous, path) >= 0)
+                throw new ZarFormatException($"{fs.Description}: entries out of order: {ZarPath.Display(path)} after {ZarPath.Display(_previous)}");
+            _previous = path;
+            return true;
+        }
+
+        public void Dispose() => _e.Dispose();
+    }
 
     /// <summary>Skips the descendants of an entry present on one side only (still counting their hardlink names).</summary>
-    static Entry? SkipSubtree(IEnumerator<Entry> e, Entry top, Dictionary<long, List<string>> names)
+    static Entry? SkipSubtree(OrderedWalk e, Entry top, Dictionary<long, List<string>> names)
     {
         while (true)
         {

@@ -303,6 +303,7 @@ public sealed unsafe class Extractor : IDisposable
         try
         {
             _buffer ??= new byte[BufferSize];
+            long written = 0;
             foreach (var x in _fs.GetExtents(entry))
             {
                 if (x.Offset < 0 || x.Length < 0 || x.End > entry.Size)
@@ -318,8 +319,10 @@ public sealed unsafe class Extractor : IDisposable
                     pos += want;
                     _bytes += want;
                 }
+                written = Math.Max(written, x.End);
             }
-            if (Libc.ftruncate(fd, entry.Size) != 0) throw Fail(entry, "cannot set file size", Libc.Errno);
+            // Trailing holes (and files made only of holes) get their size from ftruncate.
+            if (written != entry.Size && Libc.ftruncate(fd, entry.Size) != 0) throw Fail(entry, "cannot set file size", Libc.Errno);
             ApplyAttributesFd(fd, entry);
         }
         finally { Libc.close(fd); }

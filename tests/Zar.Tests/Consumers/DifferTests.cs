@@ -296,4 +296,13 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
         var d = new MemoryFileSystem("C").File("f", c);
         Assert.Equal("f: content differs at byte 900000", Differ.Render(Differ.Compare(a, d).Single()));
     }
+
+    [Fact]
+    public void A_walk_out_of_order_is_named_not_misreported()
+    {
+        var a = new MemoryFileSystem("broken reader") { RawOrder = true }.File("b", "1").File("a", "2");
+        var b = new MemoryFileSystem("B").File("a", "2").File("b", "1");
+        var e = Assert.Throws<ZarFormatException>(() => Differ.Compare(a, b));
+        Assert.Equal("broken reader: entries out of order: a after b", e.Message);
+    }
 }

@@ -30,6 +30,7 @@ public static unsafe class TreeFixture
     public const string BigFile = "files/big";
     public const string SmallSparse = "files/sparse-small";
     public const string LargeSparse = "files/sparse-large";
+    public const string AllHole = "files/all-hole";
     public const string Setuid = "files/setuid";
     public const string Setgid = "files/setgid";
     public const string Capability = "files/cap";
@@ -92,6 +93,7 @@ public static unsafe class TreeFixture
         b.File(File4097, 4097);
         b.File(BigFile, 3 * 1024 * 1024 + 17); // spans several 1 MiB copy buffers
         b.Sparse(SmallSparse, 10 << 20, (1 << 20, 4096), (6 << 20, 8192));
+        b.Sparse(AllHole, 1 << 20);
         if (o.Large) b.Sparse(LargeSparse, LargeSparseSize, (0, 4096), (1L << 30, 65536), ((2L << 30) + 4096, 4096));
         b.File(Setuid, 100, mode: 0b100_111_101_101); // 04755
         b.File(Setgid, 100, mode: 0b010_111_101_101); // 02755
