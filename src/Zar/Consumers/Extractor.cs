@@ -12,6 +12,11 @@ public sealed record ExtractOptions
     public bool PreserveXattrs { get; init; } = true;
     /// <summary>Apply the image root's mode, owner, xattrs and mtime to the target directory itself.</summary>
     public bool ApplyRootAttributes { get; init; } = true;
+    /// <summary>
+    /// Extract only these paths (normalized) and everything below them, at their full paths; missing
+    /// parents are created with default attributes, as tar does for named members. Empty: everything.
+    /// </summary>
+    public IReadOnlyList<string> Paths { get; init; } = Array.Empty<string>();
 }
 
 public readonly record struct ExtractProgress(long Entries, long Bytes, string Path);
@@ -90,6 +95,7 @@ public sealed unsafe class Extractor : IDisposable
         foreach (var entry in _fs.Walk())
         {
             if (entry.Path.Length == 0) { root = entry; continue; }
+            if (_options.Paths.Count > 0 && !_options.Paths.Any(p => IsSelfOrAncestor(p, entry.Path))) continue;
             Validate(entry);
             int parentFd = EnterParentOf(entry);
             ExtractEntry(entry, parentFd);
@@ -97,7 +103,7 @@ public sealed unsafe class Extractor : IDisposable
             _progress?.Report(new ExtractProgress(_entries, _bytes, entry.Path));
         }
         while (_stack.Count > 0) PopDirectory();
-        if (root != null && _options.ApplyRootAttributes) ApplyDirectoryAttributes(_targetFd, root);
+        if (root != null && _options.ApplyRootAttributes && _options.Paths.Count == 0) ApplyDirectoryAttributes(_targetFd, root);
         return new ExtractSummary
         {
             Entries = _entries, Files = _files, Directories = _dirs, Symlinks = _symlinks, Hardlinks = _hardlinks,
@@ -244,7 +250,12 @@ public sealed unsafe class Extractor : IDisposable
             if (rc != 0)
             {
                 int e = Libc.Errno;
-                if (e == Libc.EPERM && !_privileged) { Warn(entry, "device node not created (needs root)"); return; }
+                if (e == Libc.EPERM && !_privileged)
+                {
+                    Warn(entry, "device node not created (needs root)");
+                    if (entry.Inode != 0) _firstNameOfInode.Remove(entry.Inode); // later names of it are skipped the same way
+                    return;
+                }
                 throw Fail(entry, "cannot create node", e);
             }
         }

@@ -199,6 +199,18 @@ public class ExtractorTests
         Assert.Equal(3, reports[^1].Entries);
     }
 
+    [Fact]
+    public void Selected_paths_only()
+    {
+        using var t = new TempDir();
+        var fs = new MemoryFileSystem(rootMode: 0b111_000_000).Dir("a").Dir("a/b", 0b111_000_000).File("a/b/f", "f").File("a/bc", "x").File("z", "z");
+        Extractor.Extract(fs, t["out"], new ExtractOptions { Paths = new[] { "a/b" } });
+        using var host = new HostDirectory(t["out"]);
+        Assert.Equal(new[] { "", "a", "a/b", "a/b/f" }, ((IReadOnlyFileSystem)host).Walk().Select(e => e.Path));
+        Assert.Equal(0b111_000_000u, host.Lookup("a/b")!.Mode);
+        Assert.NotEqual(0b111_000_000u, host.Root.Mode); // root attributes belong to a full extraction
+    }
+
     sealed class SyncProgress(Action<ExtractProgress> report) : IProgress<ExtractProgress>
     {
         public void Report(ExtractProgress value) => report(value);
