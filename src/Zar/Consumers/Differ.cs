@@ -101,9 +101,11 @@ public sealed class Differ
             }
             else
             {
-                CompareEntries(x!, y!);
-                x = Next(ea);
-                y = Next(eb);
+                // A directory on one side only, its type changed: one line, not one per descendant.
+                bool typeDiffers = x!.Type != y!.Type;
+                CompareEntries(x, y);
+                x = typeDiffers && x.IsDirectory ? SkipSubtree(ea, x, _namesA) : Next(ea);
+                y = typeDiffers && y.IsDirectory ? SkipSubtree(eb, y, _namesB) : Next(eb);
             }
         }
         CompareHardlinks();
@@ -160,7 +162,7 @@ public sealed class Differ
 
     static string Describe(Entry e) => e.Type switch
     {
-        EntryType.Regular => $"file, {e.Size} bytes",
+        EntryType.Regular => $"file, {e.Size} byte{(e.Size == 1 ? "" : "s")}",
         EntryType.Directory => "directory",
         EntryType.Symlink => $"symlink -> {ZarPath.Display(e.LinkTarget ?? "")}",
         EntryType.CharDevice => $"char device {e.DevMajor}:{e.DevMinor}",
