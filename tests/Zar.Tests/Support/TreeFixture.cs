@@ -12,6 +12,8 @@ public sealed record TreeOptions
     /// <summary>Devices, chown, trusted.* and security.capability need root; default: when running as root.</summary>
     public bool Privileged { get; init; } = Libc.geteuid() == 0;
     public int Seed { get; init; } = 20261123;
+    /// <summary>tar (GNU and bsdtar) cannot archive sockets; trees meant for tar can leave it out.</summary>
+    public bool Socket { get; init; } = true;
 }
 
 /// <summary>
@@ -157,7 +159,7 @@ public static unsafe class TreeFixture
             b.Node(BlockDevice, Libc.S_IFBLK, 8, 0, 0b110_110_000);
         }
         b.Node(Fifo, Libc.S_IFIFO, 0, 0, 0b110_100_100);
-        b.Node(Socket, Libc.S_IFSOCK, 0, 0, 0b111_101_101);
+        if (o.Socket) b.Node(Socket, Libc.S_IFSOCK, 0, 0, 0b111_101_101);
 
         b.Dir("names");
         b.File(NfcName, 11);
