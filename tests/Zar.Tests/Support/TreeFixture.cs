@@ -81,6 +81,8 @@ public static unsafe class TreeFixture
 
     public static readonly byte[] BinaryXattr = { 0x00, 0xff, 0x01, 0x41, 0x00, 0xfe };
 
+    /// <summary>Creates the tree in <paramref name="dir"/> (created if missing; must be empty). Without
+    /// <see cref="TreeOptions.Privileged"/> the devices, chowns, trusted.* and security.capability are left out.</summary>
     public static void CreateEverything(string dir, TreeOptions? options = null)
     {
         var o = options ?? new TreeOptions();
