@@ -435,9 +435,9 @@ public sealed unsafe class Extractor : IDisposable
                 Warn(entry, $"xattr {ZarPath.Display(x.Name)} not set: Linux allows user.* xattrs only on files and directories");
                 return;
             }
-            // Unprivileged runs cannot set trusted.*/security.* and user.* is refused on symlinks and
-            // nodes; a warning keeps extraction useful, while root must reproduce everything.
-            if (!_privileged && e is Libc.EPERM or Libc.EACCES or Libc.ENOTSUP)
+            // Unprivileged runs cannot set trusted.*/security.*, and some target filesystems store no
+            // xattrs at all: a warning keeps extraction useful. Otherwise root must reproduce everything.
+            if (e == Libc.ENOTSUP || (!_privileged && e is Libc.EPERM or Libc.EACCES))
             {
                 Warn(entry, $"xattr {ZarPath.Display(x.Name)} not set: {Libc.ErrorText(e)}");
                 return;
