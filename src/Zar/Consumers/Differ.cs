@@ -81,8 +81,8 @@ public sealed class Differ
 
     void Run()
     {
-        using var ea = _a.Walk().GetEnumerator();
-        using var eb = _b.Walk().GetEnumerator();
+        using var ea = new OrderedWalk(_a);
+        using var eb = new OrderedWalk(_b);
         Entry? x = Next(ea), y = Next(eb);
         while (x != null || y != null)
         {
@@ -101,18 +101,43 @@ public sealed class Differ
             }
             else
             {
-                CompareEntries(x!, y!);
-                x = Next(ea);
-                y = Next(eb);
+                // A directory on one side only, its type changed: one line, not one per descendant.
+                bool typeDiffers = x!.Type != y!.Type;
+                CompareEntries(x, y);
+                x = typeDiffers && x.IsDirectory ? SkipSubtree(ea, x, _namesA) : Next(ea);
+                y = typeDiffers && y.IsDirectory ? SkipSubtree(eb, y, _namesB) : Next(eb);
             }
         }
         CompareHardlinks();
     }
 
-    static Entry? Next(IEnumerator<Entry> e) => e.MoveNext() ? e.Current : null;
+    static Entry? Next(OrderedWalk e) => e.MoveNext() ? e.Current : null;
+
+    /// <summary>
+    /// A walk checked to be strictly in path order: the merge-join silently misreports otherwise,
+    /// so a reader that breaks the contract is named instead.
+    /// </summary>
+    sealed class OrderedWalk(IReadOnlyFileSystem fs) : IDisposable
+    {
+        readonly IEnumerator<Entry> _e = fs.Walk().GetEnumerator();
+        string? _previous;
+        public Entry Current => _e.Current;
+
+        public bool MoveNext()
+        {
+            if (!_e.MoveNext()) return false;
+            var path = _e.Current.Path;
+            if (_previous != null && ZarPath.ComparePaths(_previous, path) >= 0)
+                throw new ZarFormatException($"{fs.Description}: entries out of order: {ZarPath.Display(path)} after {ZarPath.Display(_previous)}");
+            _previous = path;
+            return true;
+        }
+
+        public void Dispose() => _e.Dispose();
+    }
 
     /// <summary>Skips the descendants of an entry present on one side only (still counting their hardlink names).</summary>
-    static Entry? SkipSubtree(IEnumerator<Entry> e, Entry top, Dictionary<long, List<string>> names)
+    static Entry? SkipSubtree(OrderedWalk e, Entry top, Dictionary<long, List<string>> names)
     {
         while (true)
         {
@@ -137,7 +162,7 @@ public sealed class Differ
 
     static string Describe(Entry e) => e.Type switch
     {
-        EntryType.Regular => $"file, {e.Size} bytes",
+        EntryType.Regular => $"file, {e.Size} byte{(e.Size == 1 ? "" : "s")}",
         EntryType.Directory => "directory",
         EntryType.Symlink => $"symlink -> {ZarPath.Display(e.LinkTarget ?? "")}",
         EntryType.CharDevice => $"char device {e.DevMajor}:{e.DevMinor}",

@@ -12,6 +12,11 @@ public sealed record ExtractOptions
     public bool PreserveXattrs { get; init; } = true;
     /// <summary>Apply the image root's mode, owner, xattrs and mtime to the target directory itself.</summary>
     public bool ApplyRootAttributes { get; init; } = true;
+    /// <summary>
+    /// Extract only these paths (normalized) and everything below them, at their full paths; missing
+    /// parents are created with default attributes, as tar does for named members. Empty: everything.
+    /// </summary>
+    public IReadOnlyList<string> Paths { get; init; } = Array.Empty<string>();
 }
 
 public readonly record struct ExtractProgress(long Entries, long Bytes, string Path);
@@ -90,6 +95,7 @@ public sealed unsafe class Extractor : IDisposable
         foreach (var entry in _fs.Walk())
         {
             if (entry.Path.Length == 0) { root = entry; continue; }
+            if (_options.Paths.Count > 0 && !_options.Paths.Any(p => IsSelfOrAncestor(p, entry.Path))) continue;
             Validate(entry);
             int parentFd = EnterParentOf(entry);
             ExtractEntry(entry, parentFd);
@@ -97,7 +103,7 @@ public sealed unsafe class Extractor : IDisposable
             _progress?.Report(new ExtractProgress(_entries, _bytes, entry.Path));
         }
         while (_stack.Count > 0) PopDirectory();
-        if (root != null && _options.ApplyRootAttributes) ApplyDirectoryAttributes(_targetFd, root);
+        if (root != null && _options.ApplyRootAttributes && _options.Paths.Count == 0) ApplyDirectoryAttributes(_targetFd, root);
         return new ExtractSummary
         {
             Entries = _entries, Files = _files, Directories = _dirs, Symlinks = _symlinks, Hardlinks = _hardlinks,
@@ -244,7 +250,12 @@ public sealed unsafe class Extractor : IDisposable
             if (rc != 0)
             {
                 int e = Libc.Errno;
-                if (e == Libc.EPERM && !_privileged) { Warn(entry, "device node not created (needs root)"); return; }
+                if (e == Libc.EPERM && !_privileged)
+                {
+                    Warn(entry, "device node not created (needs root)");
+                    if (entry.Inode != 0) _firstNameOfInode.Remove(entry.Inode); // later names of it are skipped the same way
+                    return;
+                }
                 throw Fail(entry, "cannot create node", e);
             }
         }
@@ -303,6 +314,7 @@ public sealed unsafe class Extractor : IDisposable
         try
         {
             _buffer ??= new byte[BufferSize];
+            long written = 0;
             foreach (var x in _fs.GetExtents(entry))
             {
                 if (x.Offset < 0 || x.Length < 0 || x.End > entry.Size)
@@ -318,8 +330,10 @@ public sealed unsafe class Extractor : IDisposable
                     pos += want;
                     _bytes += want;
                 }
+                written = Math.Max(written, x.End);
             }
-            if (Libc.ftruncate(fd, entry.Size) != 0) throw Fail(entry, "cannot set file size", Libc.Errno);
+            // Trailing holes (and files made only of holes) get their size from ftruncate.
+            if (written != entry.Size && Libc.ftruncate(fd, entry.Size) != 0) throw Fail(entry, "cannot set file size", Libc.Errno);
             ApplyAttributesFd(fd, entry);
         }
         finally { Libc.close(fd); }
@@ -421,9 +435,9 @@ public sealed unsafe class Extractor : IDisposable
                 Warn(entry, $"xattr {ZarPath.Display(x.Name)} not set: Linux allows user.* xattrs only on files and directories");
                 return;
             }
-            // Unprivileged runs cannot set trusted.*/security.* and user.* is refused on symlinks and
-            // nodes; a warning keeps extraction useful, while root must reproduce everything.
-            if (!_privileged && e is Libc.EPERM or Libc.EACCES or Libc.ENOTSUP)
+            // Unprivileged runs cannot set trusted.*/security.*, and some target filesystems store no
+            // xattrs at all: a warning keeps extraction useful. Otherwise root must reproduce everything.
+            if (e == Libc.ENOTSUP || (!_privileged && e is Libc.EPERM or Libc.EACCES))
             {
                 Warn(entry, $"xattr {ZarPath.Display(x.Name)} not set: {Libc.ErrorText(e)}");
                 return;

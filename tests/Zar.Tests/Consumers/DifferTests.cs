@@ -296,4 +296,22 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
         var d = new MemoryFileSystem("C").File("f", c);
         Assert.Equal("f: content differs at byte 900000", Differ.Render(Differ.Compare(a, d).Single()));
     }
+
+    [Fact]
+    public void A_walk_out_of_order_is_named_not_misreported()
+    {
+        var a = new MemoryFileSystem("broken reader") { RawOrder = true }.File("b", "1").File("a", "2");
+        var b = new MemoryFileSystem("B").File("a", "2").File("b", "1");
+        var e = Assert.Throws<ZarFormatException>(() => Differ.Compare(a, b));
+        Assert.Equal("broken reader: entries out of order: a after b", e.Message);
+    }
+
+    [Fact]
+    public void A_directory_replaced_by_a_file_is_one_line()
+    {
+        var a = new MemoryFileSystem("A").Dir("d").File("d/x", "1").Dir("d/sub").File("d/sub/y", "2").File("e", "3");
+        var b = new MemoryFileSystem("B").File("d", "1").File("e", "3");
+        Assert.Equal("d: type differs: directory in A, file, 1 byte in B\n", Differ.Render(Differ.Compare(a, b)));
+        Assert.Equal("d: type differs: file, 1 byte in A, directory in B\n", Differ.Render(Differ.Compare(b, a)));
+    }
 }

@@ -199,6 +199,18 @@ public class ExtractorTests
         Assert.Equal(3, reports[^1].Entries);
     }
 
+    [Fact]
+    public void Selected_paths_only()
+    {
+        using var t = new TempDir();
+        var fs = new MemoryFileSystem(rootMode: 0b111_000_000).Dir("a").Dir("a/b", 0b111_000_000).File("a/b/f", "f").File("a/bc", "x").File("z", "z");
+        Extractor.Extract(fs, t["out"], new ExtractOptions { Paths = new[] { "a/b" } });
+        using var host = new HostDirectory(t["out"]);
+        Assert.Equal(new[] { "", "a", "a/b", "a/b/f" }, ((IReadOnlyFileSystem)host).Walk().Select(e => e.Path));
+        Assert.Equal(0b111_000_000u, host.Lookup("a/b")!.Mode);
+        Assert.NotEqual(0b111_000_000u, host.Root.Mode); // root attributes belong to a full extraction
+    }
+
     sealed class SyncProgress(Action<ExtractProgress> report) : IProgress<ExtractProgress>
     {
         public void Report(ExtractProgress value) => report(value);
@@ -290,13 +302,34 @@ public class ExtractorTests
         var fs = new MemoryFileSystem("crafted") { RawOrder = true }.Hardlink("link", "../outside/secret");
         var e = Assert.Throws<ZarException>(() => Extractor.Extract(fs, t["out"]));
         Assert.Contains("link", e.Message);
-        using (var o = new HostDirectory(t["outside"])) Assert.Equal(1u, o.Lookup("secret")!.LinkCount);
+        using (var o0 = new HostDirectory(t["outside"])) Assert.Equal(1u, o0.Lookup("secret")!.LinkCount);
 
         // Via a symlinked directory inside the image: the link source is resolved without following.
         var fs2 = new MemoryFileSystem("crafted") { RawOrder = true }
             .Symlink("dir", t["outside"]).Hardlink("link", "dir/secret");
         Assert.Throws<ZarException>(() => Extractor.Extract(fs2, t["out2"]));
         Assert.False(File.Exists(t["out2/link"]));
+
+        // A hardlink to a symlink that points outside links the symlink itself, never its target.
+        var fs3 = new MemoryFileSystem("crafted") { RawOrder = true }
+            .Symlink("sym", t["outside/secret"]).Hardlink("link", "sym");
+        Extractor.Extract(fs3, t["out3"]);
+        using var o3 = new HostDirectory(t["out3"]);
+        Assert.Equal(EntryType.Symlink, o3.Lookup("link")!.Type);
+        using (var o = new HostDirectory(t["outside"])) Assert.Equal(1u, o.Lookup("secret")!.LinkCount);
+    }
+
+    [Fact]
+    public void Planted_hardlink_in_target_is_replaced_not_written_through()
+    {
+        using var t = new TempDir();
+        Directory.CreateDirectory(t["outside"]);
+        Directory.CreateDirectory(t["out"]);
+        File.WriteAllText(t["outside/victim"], "original");
+        Tools.Sh($"ln '{t["outside/victim"]}' '{t["out/file"]}'");
+        Extractor.Extract(new MemoryFileSystem().File("file", "new data"), t["out"], new ExtractOptions { Overwrite = true });
+        Assert.Equal("original", File.ReadAllText(t["outside/victim"]));
+        Assert.Equal("new data", File.ReadAllText(t["out/file"]));
     }
 
     [Fact]

@@ -12,6 +12,8 @@ public sealed record TreeOptions
     /// <summary>Devices, chown, trusted.* and security.capability need root; default: when running as root.</summary>
     public bool Privileged { get; init; } = Libc.geteuid() == 0;
     public int Seed { get; init; } = 20261123;
+    /// <summary>tar (GNU and bsdtar) cannot archive sockets; trees meant for tar can leave it out.</summary>
+    public bool Socket { get; init; } = true;
 }
 
 /// <summary>
@@ -30,6 +32,7 @@ public static unsafe class TreeFixture
     public const string BigFile = "files/big";
     public const string SmallSparse = "files/sparse-small";
     public const string LargeSparse = "files/sparse-large";
+    public const string AllHole = "files/all-hole";
     public const string Setuid = "files/setuid";
     public const string Setgid = "files/setgid";
     public const string Capability = "files/cap";
@@ -78,6 +81,8 @@ public static unsafe class TreeFixture
 
     public static readonly byte[] BinaryXattr = { 0x00, 0xff, 0x01, 0x41, 0x00, 0xfe };
 
+    /// <summary>Creates the tree in <paramref name="dir"/> (created if missing; must be empty). Without
+    /// <see cref="TreeOptions.Privileged"/> the devices, chowns, trusted.* and security.capability are left out.</summary>
     public static void CreateEverything(string dir, TreeOptions? options = null)
     {
         var o = options ?? new TreeOptions();
@@ -92,6 +97,7 @@ public static unsafe class TreeFixture
         b.File(File4097, 4097);
         b.File(BigFile, 3 * 1024 * 1024 + 17); // spans several 1 MiB copy buffers
         b.Sparse(SmallSparse, 10 << 20, (1 << 20, 4096), (6 << 20, 8192));
+        b.Sparse(AllHole, 1 << 20);
         if (o.Large) b.Sparse(LargeSparse, LargeSparseSize, (0, 4096), (1L << 30, 65536), ((2L << 30) + 4096, 4096));
         b.File(Setuid, 100, mode: 0b100_111_101_101); // 04755
         b.File(Setgid, 100, mode: 0b010_111_101_101); // 02755
@@ -155,7 +161,7 @@ public static unsafe class TreeFixture
             b.Node(BlockDevice, Libc.S_IFBLK, 8, 0, 0b110_110_000);
         }
         b.Node(Fifo, Libc.S_IFIFO, 0, 0, 0b110_100_100);
-        b.Node(Socket, Libc.S_IFSOCK, 0, 0, 0b111_101_101);
+        if (o.Socket) b.Node(Socket, Libc.S_IFSOCK, 0, 0, 0b111_101_101);
 
         b.Dir("names");
         b.File(NfcName, 11);
