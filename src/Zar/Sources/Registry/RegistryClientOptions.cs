@@ -1,6 +1,6 @@
 namespace Zar.Sources.Registry;
 
-public sealed class RegistryClientOptions
+public sealed record RegistryClientOptions
 {
     /// <summary>Explicit credentials (`--creds user:pass`); when null, auth files are consulted (see <see cref="UseAuthFiles"/>).</summary>
     public RegistryCredential? Credential { get; init; }
