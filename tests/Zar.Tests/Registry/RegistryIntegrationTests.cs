@@ -479,3 +479,109 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         Assert.Contains("token server", e.Message);
     }
 }
+
+[Collection("registry")]
+public class RegistryAuthFlowTests(RegistryFixture fx)
+{
+    static CancellationToken Ct => TestContext.Current.CancellationToken;
+    static RegistryCredential Alice => new(RegistryFixture.User, RegistryFixture.Password);
+
+    static RegistryClientOptions Opts(RegistryCredential? cred = null, Func<HttpMessageHandler, HttpMessageHandler>? wrap = null) => new()
+    {
+        Credential = cred,
+        UseAuthFiles = false,
+        InitialBackoff = TimeSpan.FromMilliseconds(20),
+        MaxBackoff = TimeSpan.FromMilliseconds(200),
+        WrapHandler = wrap,
+    };
+
+    [Fact]
+    public async Task Signed_Jwt_Token_Server_Scopes_Are_Enforced_By_The_Registry()
+    {
+        var (issuer, tokens, reg) = fx.Jwt;
+        var img = TestImage.Create(110, layers: 2);
+        using (var client = new RegistryClient(reg.Host, Opts(Alice)))
+        {
+            await img.PushAsync(client, "jwt/app", "v");
+            var resolved = await client.ResolveImageAsync(RegistryReference.Parse($"docker://{reg.Host}/jwt/app:v"), null, Ct);
+            Assert.Equal(img.Config, resolved.ConfigBytes);
+            using var cacheDir = new TempDir();
+            var paths = await client.PullBlobsAsync("jwt/app", resolved.Layers, new BlobCache(cacheDir.Path), 2, null, Ct);
+            foreach (var (d, bytes) in img.Layers) Assert.Equal(bytes, File.ReadAllBytes(paths[d.Digest]));
+        }
+        // The registry checks the signed grant: without "push" in the token, uploads are refused.
+        issuer.Deny.Add("push");
+        try
+        {
+            using var client = new RegistryClient(reg.Host, Opts(Alice));
+            var other = TestImage.Create(111, layers: 1);
+            var e = await Assert.ThrowsAsync<RegistryUnauthorizedException>(() => other.PushAsync(client, "jwt/app", "w"));
+            Assert.Contains("401", e.Message);
+            // Pull still works with the pull-only grant.
+            Assert.Equal(img.Manifest, (await client.GetManifestAsync("jwt/app", "v", Ct)).Bytes);
+        }
+        finally { issuer.Deny.Clear(); }
+        using var anon = new RegistryClient(reg.Host, Opts());
+        await Assert.ThrowsAsync<RegistryUnauthorizedException>(() => anon.GetManifestAsync("jwt/app", "v", Ct));
+    }
+
+    [Fact]
+    public async Task Bearer_Token_Refreshed_On_401_And_On_Expiry()
+    {
+        var reg = fx.Token;
+        var tokens = fx.TokenEndpoint;
+        var img = TestImage.Create(120, layers: 1);
+        using (var c = new RegistryClient(reg.Host, Opts(Alice))) await img.PushAsync(c, "refresh/app", "v");
+
+        // A registry that stops accepting the current token (revoked) answers 401 once: the client fetches a new one.
+        int armed = 0;
+        HttpResponseMessage? RejectOnce(HttpRequestMessage req, int n)
+        {
+            if (req.Headers.Authorization?.Scheme != "Bearer" || Volatile.Read(ref armed) == 0 || Interlocked.Exchange(ref armed, 0) == 0) return null;
+            var r = new HttpResponseMessage(HttpStatusCode.Unauthorized);
+            r.Headers.TryAddWithoutValidation("WWW-Authenticate",
+                $"Bearer realm=\"{tokens.Realm}\",service=\"zar-test-registry\",scope=\"repository:refresh/app:pull\",error=\"invalid_token\"");
+            return r;
+        }
+        using (var client = new RegistryClient(reg.Host, Opts(Alice, inner => new InterceptingHandler(inner, RejectOnce))))
+        {
+            await client.GetManifestAsync("refresh/app", "v", Ct);
+            await client.GetManifestAsync("refresh/app", "v", Ct);
+            Assert.Equal(1, client.TokenRequests);
+            armed = 1;
+            Assert.Equal(img.Manifest, (await client.GetManifestAsync("refresh/app", "v", Ct)).Bytes);
+            Assert.Equal(2, client.TokenRequests);
+            Assert.Equal(0, armed);
+        }
+
+        tokens.ExpiresIn = 1;
+        try
+        {
+            using var client = new RegistryClient(reg.Host, Opts(Alice));
+            await client.GetManifestAsync("refresh/app", "v", Ct);
+            Assert.Equal(1, client.TokenRequests);
+            await Task.Delay(1100, Ct);
+            await client.GetManifestAsync("refresh/app", "v", Ct);
+            Assert.Equal(2, client.TokenRequests);
+        }
+        finally { tokens.ExpiresIn = 300; }
+    }
+
+    [Fact]
+    public async Task Failed_Upload_Is_Restarted_From_A_New_Session()
+    {
+        var reg = fx.Plain;
+        int failures = 0;
+        HttpResponseMessage? FailFirstPut(HttpRequestMessage req, int n) =>
+            req.Method == HttpMethod.Put && req.RequestUri!.Query.Contains("digest=") && Interlocked.Increment(ref failures) == 1
+                ? new HttpResponseMessage(HttpStatusCode.ServiceUnavailable) { Content = new StringContent("{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"busy\"}]}") }
+                : null;
+        InterceptingHandler? h = null;
+        using var client = new RegistryClient(reg.Host, Opts(wrap: inner => h = new InterceptingHandler(inner, FailFirstPut)));
+        var data = TestImage.LayerTarGz(7, 2, 5000);
+        var d = await client.PushBlobAsync("upload/retry", data, MediaTypes.OciLayerGzip, Ct);
+        Assert.Equal(2, h!.Seen.Count(s => s.Method == HttpMethod.Post));
+        Assert.Equal(data.Length, await client.HeadBlobAsync("upload/retry", d.Digest, Ct));
+        Assert.Equal(data[..64], await client.ReadBlobRangeAsync("upload/retry", d.Digest, 0, 64, Ct));
+    }
+}

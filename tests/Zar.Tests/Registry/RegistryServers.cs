@@ -112,11 +112,13 @@ public sealed class TokenServer : IDisposable
     public string Realm => $"http://127.0.0.1:{Port}/token";
     public ConcurrentQueue<(string Query, string? Authorization)> Requests { get; } = new();
     public int ExpiresIn { get; set; } = 300;
+    readonly JwtIssuer? _jwt;
 
-    public TokenServer(string user, string password)
+    public TokenServer(string user, string password, JwtIssuer? jwt = null)
     {
         _user = user;
         _password = password;
+        _jwt = jwt;
         for (int attempt = 0; ; attempt++)
         {
             Port = RegistryServer.FreePort();
@@ -144,7 +146,13 @@ public sealed class TokenServer : IDisposable
                 ctx.Response.Close();
                 continue;
             }
-            var body = Encoding.UTF8.GetBytes($"{{\"token\":\"tok-{Interlocked.Increment(ref _issued)}\",\"expires_in\":{ExpiresIn}}}");
+            int serial = Interlocked.Increment(ref _issued);
+            var scopes = (ctx.Request.QueryString.GetValues("scope") ?? []).SelectMany(v => v.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            string token = _jwt?.Issue(_user, scopes, ExpiresIn) ?? $"tok-{serial}";
+            // The plain endpoint answers with the OAuth-style `access_token` only, so the client's fallback field is exercised.
+            var body = Encoding.UTF8.GetBytes(_jwt != null
+                ? $"{{\"token\":\"{token}\",\"expires_in\":{ExpiresIn},\"issued_at\":\"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ}\"}}"
+                : $"{{\"access_token\":\"{token}\",\"expires_in\":{ExpiresIn}}}");
             ctx.Response.ContentType = "application/json";
             ctx.Response.ContentLength64 = body.Length;
             ctx.Response.OutputStream.Write(body);
@@ -156,6 +164,50 @@ public sealed class TokenServer : IDisposable
     {
         try { _listener.Stop(); _listener.Close(); } catch { }
     }
+}
+
+/// <summary>
+/// Signs registry tokens the way distribution's token auth verifies them: ES256 JWS with the self-signed P-256
+/// certificate in `x5c` (the same certificate is the registry's rootcertbundle). Grants every requested
+/// repository action except those <see cref="Deny"/> names.
+/// </summary>
+public sealed class JwtIssuer : IDisposable
+{
+    readonly System.Security.Cryptography.ECDsa _key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+    readonly System.Security.Cryptography.X509Certificates.X509Certificate2 _cert;
+    public string Issuer { get; } = "zar-test-issuer";
+    public string Service { get; } = "zar-jwt-registry";
+    public HashSet<string> Deny { get; } = new();
+
+    public JwtIssuer()
+    {
+        var req = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=zar-test-token", _key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        _cert = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+    }
+
+    public string CertificatePem => _cert.ExportCertificatePem();
+
+    static string B64Url(byte[] b) => Convert.ToBase64String(b).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public string Issue(string subject, IEnumerable<string> scopes, int expiresIn)
+    {
+        var access = new List<object>();
+        foreach (var scope in scopes)
+        {
+            int first = scope.IndexOf(':'), last = scope.LastIndexOf(':');
+            if (first < 0 || last <= first) continue;
+            var actions = scope[(last + 1)..].Split(',').Where(a => !Deny.Contains(a)).ToArray();
+            access.Add(new { type = scope[..first], name = scope[(first + 1)..last], actions });
+        }
+        var header = new { typ = "JWT", alg = "ES256", x5c = new[] { Convert.ToBase64String(_cert.RawData) } };
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var claims = new { iss = Issuer, sub = subject, aud = Service, exp = now + expiresIn, nbf = now - 10, iat = now, jti = Guid.NewGuid().ToString("N"), access };
+        string signingInput = B64Url(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(header)) + "." + B64Url(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(claims));
+        var sig = _key.SignData(Encoding.ASCII.GetBytes(signingInput), System.Security.Cryptography.HashAlgorithmName.SHA256);
+        return signingInput + "." + B64Url(sig);
+    }
+
+    public void Dispose() { _cert.Dispose(); _key.Dispose(); }
 }
 
 /// <summary>
@@ -265,6 +317,7 @@ public sealed class RegistryFixture : IDisposable
     readonly TempDir _dir = new();
     readonly Lazy<RegistryServer> _plain, _basic, _token;
     readonly Lazy<TokenServer> _tokenServer;
+    readonly Lazy<(JwtIssuer Issuer, TokenServer Server, RegistryServer Registry)> _jwt;
 
     public RegistryFixture()
     {
@@ -279,17 +332,28 @@ public sealed class RegistryFixture : IDisposable
         _tokenServer = new(() => new TokenServer(User, Password));
         _token = new(() => new RegistryServer(
             $"auth:\n  silly:\n    realm: {_tokenServer.Value.Realm}\n    service: zar-test-registry\n"));
+        _jwt = new(() =>
+        {
+            var issuer = new JwtIssuer();
+            var server = new TokenServer(User, Password, issuer);
+            var bundle = RegistryServer.WriteSide(_dir, "token-root.pem", issuer.CertificatePem);
+            var registry = new RegistryServer(
+                $"auth:\n  token:\n    realm: {server.Realm}\n    service: {issuer.Service}\n    issuer: {issuer.Issuer}\n    rootcertbundle: {bundle}\n");
+            return (issuer, server, registry);
+        });
     }
 
     public RegistryServer Plain { get { Tools.Require("docker-registry"); return _plain.Value; } }
     public RegistryServer Basic { get { Tools.Require("docker-registry"); Tools.Require("htpasswd"); return _basic.Value; } }
     public RegistryServer Token { get { Tools.Require("docker-registry"); return _token.Value; } }
     public TokenServer TokenEndpoint => _tokenServer.Value;
+    public (JwtIssuer Issuer, TokenServer Server, RegistryServer Registry) Jwt { get { Tools.Require("docker-registry"); return _jwt.Value; } }
 
     public void Dispose()
     {
         foreach (var l in new[] { _plain, _basic, _token }) if (l.IsValueCreated) l.Value.Dispose();
         if (_tokenServer.IsValueCreated) _tokenServer.Value.Dispose();
+        if (_jwt.IsValueCreated) { _jwt.Value.Registry.Dispose(); _jwt.Value.Server.Dispose(); _jwt.Value.Issuer.Dispose(); }
         _dir.Dispose();
     }
 }

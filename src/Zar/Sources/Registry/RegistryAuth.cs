@@ -73,7 +73,11 @@ public sealed record AuthChallenge(string Scheme, IReadOnlyDictionary<string, st
 /// </summary>
 internal sealed class RegistryAuthenticator(RegistryClient client, Func<RegistryCredential?> credential)
 {
-    sealed record Token(string Value, DateTimeOffset Expires);
+    sealed record Token(string Value, DateTimeOffset Issued, DateTimeOffset Expires)
+    {
+        // Renew a little early so a token does not lapse in flight; short-lived tokens get a proportional margin.
+        public bool Usable => DateTimeOffset.UtcNow < Expires - TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, (Expires - Issued).Ticks / 4));
+    }
 
     readonly ConcurrentDictionary<string, Token> _tokens = new();
     readonly SemaphoreSlim _lock = new(1, 1);
@@ -91,8 +95,27 @@ internal sealed class RegistryAuthenticator(RegistryClient client, Func<Registry
             if (cred != null) request.Headers.Authorization = new AuthenticationHeaderValue("Basic", cred.BasicHeaderValue);
             return;
         }
-        if (_bearer != null && _tokens.TryGetValue(ScopeKey(scope), out var t) && t.Expires > DateTimeOffset.UtcNow.AddSeconds(5))
+        if (_bearer != null && _tokens.TryGetValue(ScopeKey(scope), out var t) && t.Usable)
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", t.Value);
+    }
+
+    /// <summary>
+    /// Once the registry is known to want Bearer tokens, gets one for a new or expired scope before sending,
+    /// saving the 401 round trip.
+    /// </summary>
+    public async Task EnsureTokenAsync(string? scope, CancellationToken ct)
+    {
+        var bearer = _bearer;
+        if (_basic || bearer is null || scope is null) return;
+        if (_tokens.TryGetValue(ScopeKey(scope), out var t) && t.Usable) return;
+        await _lock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_tokens.TryGetValue(ScopeKey(scope), out t) && t.Usable) return;
+            _tokens[ScopeKey(scope)] = await FetchTokenAsync(bearer["realm"]!, bearer["service"], scope.Split(' ', StringSplitOptions.RemoveEmptyEntries), ct)
+                .ConfigureAwait(false);
+        }
+        finally { _lock.Release(); }
     }
 
     /// <summary>
@@ -164,7 +187,7 @@ internal sealed class RegistryAuthenticator(RegistryClient client, Func<Registry
                 int expiresIn = root.TryGetProperty("expires_in", out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var ei) && ei > 0 ? ei : 60;
                 var issued = root.TryGetProperty("issued_at", out var ia) && ia.ValueKind == JsonValueKind.String
                     && DateTimeOffset.TryParse(ia.GetString(), out var iat) && iat <= DateTimeOffset.UtcNow ? iat : DateTimeOffset.UtcNow;
-                return new Token(tok, issued.AddSeconds(expiresIn));
+                return new Token(tok, issued, issued.AddSeconds(expiresIn));
             }
             catch (JsonException ex)
             {

@@ -132,6 +132,7 @@ public sealed partial class RegistryClient : IDisposable
             HttpResponseMessage resp;
             try
             {
+                if (spec.RegistryAuth && !challenged) await Auth.EnsureTokenAsync(spec.Scope, ct).ConfigureAwait(false);
                 resp = await SendFollowingRedirectsAsync(spec, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (spec.Retryable && IsTransient(e, ct))
