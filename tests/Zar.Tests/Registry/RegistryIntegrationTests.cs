@@ -585,3 +585,55 @@ public class RegistryAuthFlowTests(RegistryFixture fx)
         Assert.Equal(data[..64], await client.ReadBlobRangeAsync("upload/retry", d.Digest, 0, 64, Ct));
     }
 }
+
+[Collection("registry")]
+public class RegistryPullTests(RegistryFixture fx)
+{
+    static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task PullImage_Fills_Cache_As_An_Oci_Layout_Skopeo_Can_Read()
+    {
+        var reg = fx.Plain;
+        Tools.Require("skopeo");
+        using var client = new RegistryClient(reg.Host, new RegistryClientOptions { UseAuthFiles = false });
+        var a = TestImage.Create(130, layers: 2, fileSize: 10000);
+        var b = TestImage.Create(131, layers: 1, fileSize: 10000);
+        await a.PushAsync(client, "pull/app", "a");
+        await b.PushAsync(client, "pull/app", "b");
+        using var dir = new TempDir();
+        var cache = new BlobCache(dir["cache"]);
+        var progress = new List<BlobProgress>();
+        var pa = await client.PullImageAsync(RegistryReference.Parse($"docker://{reg.Host}/pull/app:a"), cache, Platform.Parse("linux/amd64"), 2,
+            new Progress(progress), Ct);
+        var pb = await client.PullImageAsync(RegistryReference.Parse($"docker://{reg.Host}/pull/app:b"), cache, null, 2, null, Ct);
+        Assert.Equal(a.Manifest, File.ReadAllBytes(pa.ManifestPath));
+        Assert.Equal(a.Config, File.ReadAllBytes(pa.ConfigPath));
+        Assert.Equal(a.Layers.Select(l => l.Bytes), pa.LayerPaths.Select(File.ReadAllBytes));
+        Assert.Equal($"{reg.Host}/pull/app:a", pa.RefName);
+        Assert.Contains(progress, p => p.Completed && p.Digest == a.Layers[1].Descriptor.Digest);
+
+        // Re-pulling "a" replaces its index entry instead of adding another.
+        await client.PullImageAsync(RegistryReference.Parse($"docker://{reg.Host}/pull/app:a"), cache, null, 2, null, Ct);
+        var index = RegistryJson.Parse<ImageIndex>(File.ReadAllBytes(Path.Combine(cache.Root, "index.json")), "index");
+        Assert.Equal(2, index.Manifests!.Count);
+
+        foreach (var (pulled, img) in new[] { (pa, a), (pb, b) })
+        {
+            var outDir = dir["out-" + pulled.Image.Manifest.Digest[7..19]];
+            var r = Tools.Run("skopeo", new[] { "copy", $"oci:{cache.Root}:{pulled.RefName}", $"dir:{outDir}" });
+            Assert.True(r.Code == 0, r.Err);
+            foreach (var (d, bytes) in img.Layers) Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(outDir, Digest.Encoded(d.Digest))));
+        }
+
+        // Cross-repository mount: the blob appears in the new repository without an upload.
+        Assert.True(await client.MountBlobAsync("pull/other", a.Layers[0].Descriptor.Digest, "pull/app", Ct));
+        Assert.NotNull(await client.HeadBlobAsync("pull/other", a.Layers[0].Descriptor.Digest, Ct));
+        Assert.False(await client.MountBlobAsync("pull/other", Digest.Sha256([9, 9]), "pull/app", Ct));
+    }
+
+    sealed class Progress(List<BlobProgress> list) : IProgress<BlobProgress>
+    {
+        public void Report(BlobProgress value) { lock (list) list.Add(value); }
+    }
+}

@@ -9,7 +9,7 @@ namespace Zar.Sources.Registry;
 /// under their final name only after their digest was checked, and an entry is re-hashed before it is first used
 /// by this instance: a corrupt or truncated entry is deleted and reported as missing, never returned.
 /// </summary>
-public sealed class BlobCache
+public sealed partial class BlobCache
 {
     public string Root { get; }
 
