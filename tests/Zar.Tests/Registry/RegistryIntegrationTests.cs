@@ -313,6 +313,15 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         Assert.True(s.Verified);
         Assert.Equal(layer.Bytes, ms.ToArray());
         Assert.Equal(3, proxy.Cuts);
+
+        // A connection that goes silent mid-body is abandoned after the idle timeout and resumed.
+        using var stalling = new FlakyProxy(reg.Port, cuts: 1) { CutAfterBytes = 200_000, Stall = true };
+        using var patient = new RegistryClient(stalling.Host, Opts() with { BodyIdleTimeout = TimeSpan.FromSeconds(1) });
+        using var cacheDir2 = new TempDir();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(layer.Bytes, File.ReadAllBytes(await patient.EnsureBlobAsync("flaky/app", layer.Descriptor, new BlobCache(cacheDir2.Path), null, Ct)));
+        Assert.Equal(1, stalling.Cuts);
+        Assert.InRange(sw.Elapsed.TotalSeconds, 0.9, 30);
     }
 
     [Fact]

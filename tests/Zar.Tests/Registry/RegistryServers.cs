@@ -226,6 +226,8 @@ public sealed class FlakyProxy : IDisposable
     int _cutsLeft;
     public int CutsLeft { get => _cutsLeft; set => _cutsLeft = value; }
     public int Cuts;
+    /// <summary>Instead of cutting, go silent (a stalled connection).</summary>
+    public bool Stall { get; set; }
 
     public FlakyProxy(int upstreamPort, int cuts)
     {
@@ -287,6 +289,11 @@ public sealed class FlakyProxy : IDisposable
                         int keep = (int)Math.Max(0, CutAfterBytes - passed);
                         await cs.WriteAsync(buf.AsMemory(0, keep));
                         Interlocked.Increment(ref Cuts);
+                        if (Stall)
+                        {
+                            // Keep the connection open and silent until the client gives up on it.
+                            try { await cs.ReadAsync(new byte[1], _stop.Token); } catch { }
+                        }
                         client.Client.LingerState = new LingerOption(true, 0); // RST, like a dropped connection
                         client.Close();
                         upstream.Close();

@@ -310,7 +310,16 @@ internal sealed class ResumableBlobStream(RegistryClient client, RequestSpec spe
         {
             try
             {
-                int n = await _body.ReadAsync(buffer, ct).ConfigureAwait(false);
+                int n;
+                using (var idle = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                {
+                    idle.CancelAfter(client.Options.BodyIdleTimeout);
+                    try { n = await _body.ReadAsync(buffer, idle.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        throw new IOException($"no data for {client.Options.BodyIdleTimeout.TotalSeconds:0.#} s");
+                    }
+                }
                 if (n == 0 && total is long t && _position < t)
                     throw new IOException($"connection closed after {_position} of {t} bytes");
                 _position += n;

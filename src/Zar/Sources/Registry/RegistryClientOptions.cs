@@ -30,6 +30,9 @@ public sealed record RegistryClientOptions
     /// <summary>Time allowed until response headers arrive (bodies stream without a total limit).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>A blob body that delivers nothing for this long counts as a broken connection (and is resumed).</summary>
+    public TimeSpan BodyIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     public long MaxManifestSize { get; init; } = 16 << 20;
 
     /// <summary>Push blobs in PATCH chunks of this size; null = one PUT with the whole blob.</summary>
