@@ -641,6 +641,31 @@ public class RegistryPullTests(RegistryFixture fx)
         Assert.False(await client.MountBlobAsync("pull/other", Digest.Sha256([9, 9]), "pull/app", Ct));
     }
 
+    [Fact]
+    public async Task Copy_Between_Registries_Through_The_Cache()
+    {
+        var from = fx.Plain;
+        var to = fx.Basic;
+        Tools.Require("skopeo");
+        var img = TestImage.Create(140, layers: 3, fileSize: 8000, docker: true);
+        using var src = new RegistryClient(from.Host, new RegistryClientOptions { UseAuthFiles = false });
+        await img.PushAsync(src, "copy/src", "v1");
+        using var dir = new TempDir();
+        var pulled = await src.PullImageAsync(RegistryReference.Parse($"docker://{from.Host}/copy/src:v1"), new BlobCache(dir["cache"]), null, 3, null, Ct);
+        using var dst = new RegistryClient(to.Host, new RegistryClientOptions { UseAuthFiles = false, Credential = new(RegistryFixture.User, RegistryFixture.Password) });
+        var digest = await dst.PushImageAsync(RegistryReference.Parse($"docker://{to.Host}/copy/dst:v2"), pulled, 3, null, Ct);
+        Assert.Equal(img.ManifestDigest, digest);
+
+        var r = Tools.Run("skopeo", new[] { "inspect", "--raw", "--tls-verify=false", "--creds", $"{RegistryFixture.User}:{RegistryFixture.Password}",
+            $"docker://{to.Host}/copy/dst:v2" });
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal(img.Manifest, Encoding.UTF8.GetBytes(r.Out.TrimEnd('\n')));
+        r = Tools.Run("skopeo", new[] { "copy", "--src-tls-verify=false", "--src-creds", $"{RegistryFixture.User}:{RegistryFixture.Password}",
+            $"docker://{to.Host}/copy/dst:v2", $"dir:{dir["out"]}" });
+        Assert.True(r.Code == 0, r.Err);
+        foreach (var (d, bytes) in img.Blobs) Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(dir["out"], Digest.Encoded(d.Digest))));
+    }
+
     sealed class Progress(List<BlobProgress> list) : IProgress<BlobProgress>
     {
         public void Report(BlobProgress value) { lock (list) list.Add(value); }

@@ -124,6 +124,8 @@ internal sealed class RegistryAuthenticator(RegistryClient client, Func<Registry
     public async Task<bool> HandleChallengeAsync(HttpResponseMessage response, string? scope, CancellationToken ct)
     {
         var challenges = AuthChallenge.ParseAll(response.Headers.TryGetValues("WWW-Authenticate", out var v) ? v : []);
+        // Parallel requests meet the same challenge; one that went out before another's fix is simply re-sent.
+        var sent = response.RequestMessage?.Headers.Authorization;
         var bearer = challenges.FirstOrDefault(c => c.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase));
         if (bearer != null && bearer["realm"] is { Length: > 0 })
         {
@@ -131,6 +133,9 @@ internal sealed class RegistryAuthenticator(RegistryClient client, Func<Registry
             try
             {
                 _bearer = bearer;
+                if (_tokens.TryGetValue(ScopeKey(scope), out var current) && current.Usable && bearer["error"] is null or "invalid_token"
+                    && !(sent?.Scheme == "Bearer" && sent.Parameter == current.Value))
+                    return true;
                 var scopes = new List<string>();
                 foreach (var s in (bearer["scope"] ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Concat(
                              (scope ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)))
@@ -143,7 +148,7 @@ internal sealed class RegistryAuthenticator(RegistryClient client, Func<Registry
         }
         if (challenges.Any(c => c.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase)))
         {
-            if (_basic || credential() == null) return false;
+            if (credential() == null || sent?.Scheme == "Basic") return false;
             _basic = true;
             return true;
         }

@@ -302,6 +302,7 @@ internal sealed class ResumableBlobStream(RegistryClient client, RequestSpec spe
     HttpResponseMessage _response = response;
     Stream _body = body;
     long _position;
+    long _positionAtLastFailure = -1;
     public int Resumes { get; private set; }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
@@ -327,6 +328,8 @@ internal sealed class ResumableBlobStream(RegistryClient client, RequestSpec spe
             }
             catch (Exception e) when (RegistryClient.IsTransient(e, ct))
             {
+                if (_position > _positionAtLastFailure) retry.Reset();
+                _positionAtLastFailure = _position;
                 await retry.WaitOrThrowAsync(spec.What, RegistryClient.Describe(e), null, e, ct).ConfigureAwait(false);
                 await ReopenAsync(ct).ConfigureAwait(false);
             }

@@ -219,6 +219,13 @@ public sealed partial class RegistryClient : IDisposable
         readonly Stopwatch _clock = Stopwatch.StartNew();
         public int Attempts { get; private set; }
 
+        /// <summary>A long transfer that made progress since its last failure starts a fresh budget.</summary>
+        public void Reset()
+        {
+            Attempts = 0;
+            _clock.Restart();
+        }
+
         public async Task<bool> TryWaitAsync(string reason, TimeSpan? retryAfter, CancellationToken ct)
         {
             if (Attempts >= options.MaxRetries) return false;
