@@ -343,6 +343,33 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         Assert.Equal(bytes[20000..20100], await ignoring.ReadBlobRangeAsync("range/app", d.Digest, 20000, 100, Ct));
     }
 
+    [Fact]
+    public async Task Random_Access_Stream_Reads_Match_The_Blob()
+    {
+        var reg = fx.Plain;
+        using var client = new RegistryClient(reg.Host, Opts());
+        var img = TestImage.Create(61, layers: 1, fileSize: 100_000);
+        await img.PushAsync(client, "random/app", "v");
+        var (d, bytes) = img.Layers[0];
+        using var s = await client.OpenBlobRandomAccessAsync("random/app", d.Digest, null, blockSize: 16384, Ct);
+        Assert.Equal(bytes.Length, s.Length);
+        var rnd = new Random(5);
+        for (int i = 0; i < 50; i++)
+        {
+            long off = rnd.NextInt64(0, bytes.Length);
+            var buf = new byte[rnd.Next(1, 40000)];
+            s.Position = off;
+            int n = s.ReadAtLeast(buf, buf.Length, throwOnEndOfStream: false);
+            Assert.Equal((int)Math.Min(buf.Length, bytes.Length - off), n);
+            Assert.Equal(bytes.AsSpan((int)off, n).ToArray(), buf[..n]);
+        }
+        s.Position = 0;
+        var all = new MemoryStream();
+        s.CopyTo(all);
+        Assert.Equal(bytes, all.ToArray());
+        await Assert.ThrowsAsync<RegistryNotFoundException>(() => client.OpenBlobRandomAccessAsync("random/app", Digest.Sha256([1]), null, 4096, Ct));
+    }
+
     sealed class RangeStrippingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
@@ -468,6 +495,13 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         }
         Assert.Contains(tokens.Requests, r => r.Query.Contains("scope=repository%3Atok%2Fapp%3Apush%2Cpull") || r.Query.Contains("scope=repository%3Atok%2Fapp%3Apull%2Cpush"));
         Assert.All(tokens.Requests, r => Assert.Contains("service=zar-test-registry", r.Query));
+
+        // A cross-repository mount needs two scopes: one `scope=` parameter each.
+        while (tokens.Requests.TryDequeue(out _)) { }
+        using (var client = new RegistryClient(reg.Host, Opts(Alice)))
+            Assert.True(await client.MountBlobAsync("tok/other", img.Layers[0].Descriptor.Digest, "tok/app", Ct));
+        Assert.Contains(tokens.Requests, r => r.Query.Split('&', '?').Contains("scope=repository%3Atok%2Fother%3Apull%2Cpush")
+            && r.Query.Split('&', '?').Contains("scope=repository%3Atok%2Fapp%3Apull"));
 
         while (tokens.Requests.TryDequeue(out _)) { }
         InterceptingHandler? h = null;

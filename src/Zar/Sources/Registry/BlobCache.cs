@@ -26,6 +26,16 @@ public sealed partial class BlobCache
         }
     }
 
+    /// <summary>$ZAR_CACHE, else $XDG_CACHE_HOME/zar, else ~/.cache/zar.</summary>
+    public static string DefaultRoot()
+    {
+        var explicitRoot = Environment.GetEnvironmentVariable("ZAR_CACHE");
+        if (!string.IsNullOrEmpty(explicitRoot)) return explicitRoot;
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        if (!string.IsNullOrEmpty(xdg)) return Path.Combine(xdg, "zar");
+        return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "zar");
+    }
+
     public string PathFor(string digest)
     {
         Digest.Validate(digest, Root);

@@ -62,7 +62,8 @@ public sealed partial class RegistryClient : IDisposable
         if (!_options.TlsVerify)
             sockets.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
         HttpMessageHandler handler = _options.WrapHandler?.Invoke(sockets) ?? sockets;
-        _http = new HttpClient(handler, disposeHandler: true) { Timeout = _options.RequestTimeout };
+        // The time limit is applied per request (SendFollowingRedirectsAsync): an upload of a large layer may take longer.
+        _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd(_options.UserAgent);
         Auth = new RegistryAuthenticator(this, () => _credential.Value);
     }
@@ -107,7 +108,13 @@ public sealed partial class RegistryClient : IDisposable
             // Credentials go only to the registry's own origin, never to a CDN or another host a redirect names.
             if (spec.RegistryAuth && SameOrigin(uri, BaseUri)) Auth.Apply(req, spec.Scope);
             else if (!SameOrigin(uri, spec.Uri)) req.Headers.Authorization = null;
-            var resp = await _http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+            HttpResponseMessage resp;
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                // Until the response headers arrive; a streamed upload body is not bounded by it.
+                if (req.Content is not StreamContent) timeout.CancelAfter(_options.RequestTimeout);
+                resp = await _http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            }
             if (!IsRedirect(resp.StatusCode) || resp.Headers.Location is null) return resp;
             if (hop >= 10) { resp.Dispose(); throw new ZarException($"{spec.What}: too many redirects"); }
             var next = resp.Headers.Location.IsAbsoluteUri ? resp.Headers.Location : new Uri(uri, resp.Headers.Location);
