@@ -160,8 +160,28 @@ public class RegistryIntegrationTests(RegistryFixture fx)
 
         var e = await Assert.ThrowsAsync<ZarNotFoundException>(() => client.ResolveImageAsync(r, Platform.Parse("linux/riscv64"), Ct));
         Assert.Contains("linux/riscv64", e.Message);
-        Assert.Contains("available: linux/amd64, linux/arm64, linux/arm/v7, (no platform)", e.Message);
+        Assert.Contains("available: linux/amd64, linux/arm64, linux/arm/v7, linux/s390x (", e.Message);
         await Assert.ThrowsAsync<ZarNotFoundException>(() => client.ResolveImageAsync(r, Platform.Parse("linux/arm/v6"), Ct));
+
+        // Nested: an index whose entry is another index (buildx-style); selection recurses.
+        var outer = RegistryJson.Serialize(new ImageIndex
+        {
+            MediaType = MediaTypes.OciIndex,
+            Manifests = [new Descriptor(MediaTypes.OciIndex, indexDigest, index.Length)],
+        });
+        var outerDigest = await client.PutManifestAsync("multi/app", "nested", outer, MediaTypes.OciIndex, Ct);
+        var nested = await client.ResolveImageAsync(RegistryReference.Parse($"docker://{reg.Host}/multi/app:nested"), Platform.Parse("linux/arm64"), Ct);
+        Assert.Equal(arm64.ManifestDigest, nested.Manifest.Digest);
+        Assert.Equal(new[] { outerDigest, indexDigest }, nested.IndexDigests);
+        var nestedErr = await Assert.ThrowsAsync<ZarNotFoundException>(() =>
+            client.ResolveImageAsync(RegistryReference.Parse($"docker://{reg.Host}/multi/app:nested"), Platform.Parse("linux/ppc64le"), Ct));
+        Assert.Contains("linux/ppc64le; available: linux/amd64, linux/arm64, linux/arm/v7, linux/s390x (", nestedErr.Message);
+
+        var head = await client.HeadManifestAsync("multi/app", "latest", Ct);
+        Assert.Equal(indexDigest, head!.Digest);
+        Assert.Equal(index.Length, head.Size);
+        Assert.Equal(MediaTypes.OciIndex, head.MediaType);
+        Assert.Null(await client.HeadManifestAsync("multi/app", "missing", Ct));
     }
 
     [Fact]

@@ -105,12 +105,12 @@ public sealed partial class RegistryClient
     {
         var want = (platform ?? Platform.Host).Normalize();
         var top = await GetManifestAsync(reference.Repository, reference.Reference, ct).ConfigureAwait(false);
-        var found = await ResolveAsync(reference, top, want, new List<string>(), depth: 0, requireMatch: false, ct).ConfigureAwait(false);
+        var found = await ResolveAsync(reference, top, want, new List<string>(), new List<string>(), depth: 0, requireMatch: false, ct).ConfigureAwait(false);
         return found ?? throw new ZarNotFoundException($"{reference}: no image for platform {want}");
     }
 
     async Task<ResolvedImage?> ResolveAsync(RegistryReference reference, RegistryManifest m, Platform want, List<string> indexes,
-        int depth, bool requireMatch, CancellationToken ct)
+        List<string> seenPlatforms, int depth, bool requireMatch, CancellationToken ct)
     {
         string what = $"{reference} ({m.Digest})";
         if (depth > 4) throw new ZarFormatException($"{what}: indexes nested too deeply");
@@ -123,7 +123,11 @@ public sealed partial class RegistryClient
             Zar.Sources.Registry.Digest.Validate(parsed.Config.Digest, what + " config");
             var configBytes = await GetBlobBytesAsync(reference.Repository, parsed.Config.Digest, parsed.Config.Size, 16 << 20, ct).ConfigureAwait(false);
             var config = RegistryJson.Parse<ImageConfig>(configBytes, $"{what} config {parsed.Config.Digest}");
-            if (requireMatch && (config.ToPlatform() is not { } cp || !want.Accepts(cp))) return null;
+            if (requireMatch && (config.ToPlatform() is not { } cp || !want.Accepts(cp)))
+            {
+                seenPlatforms.Add(config.ToPlatform()?.Normalize().ToString() ?? "(no platform)");
+                return null;
+            }
             return new ResolvedImage
             {
                 Reference = reference, Manifest = m, Parsed = parsed, ConfigBytes = configBytes, Config = config,
@@ -133,6 +137,8 @@ public sealed partial class RegistryClient
         var index = m.AsIndex(what);
         var entries = (index.Manifests ?? []).Where(d => d.MediaType is null || MediaTypes.IsIndex(d.MediaType) || MediaTypes.IsManifest(d.MediaType)).ToList();
         var order = want.RankEntries(entries, d => d.Platform?.ToPlatform(), d => d.Annotations);
+        foreach (var d in entries)
+            if (d.Platform?.ToPlatform() is { } p && !Platform.IsAttestation(p, d.Annotations)) seenPlatforms.Add(p.Normalize().ToString());
         indexes.Add(m.Digest);
         foreach (var i in order)
         {
@@ -142,14 +148,14 @@ public sealed partial class RegistryClient
             if (child.Bytes.Length != d.Size && d.Size > 0)
                 throw new ZarFormatException($"{what}: entry {d.Digest} is {child.Bytes.Length} bytes, the index says {d.Size}");
             bool confirm = d.Platform?.ToPlatform() is null;
-            var r = await ResolveAsync(reference, child, want, indexes, depth + 1, requireMatch: confirm, ct).ConfigureAwait(false);
+            var r = await ResolveAsync(reference, child, want, indexes, seenPlatforms, depth + 1, requireMatch: confirm, ct).ConfigureAwait(false);
             if (r != null) return r;
         }
         indexes.RemoveAt(indexes.Count - 1);
         if (depth > 0) return null;
+        var available = seenPlatforms.Distinct().ToList();
         throw new ZarNotFoundException($"{reference}: no image for platform {want}; available: "
-            + Platform.DescribeAvailable(entries, d => d.Platform?.ToPlatform()?.Normalize(), d => d.Annotations)
-            + " (choose one with --platform os/arch[/variant])");
+            + (available.Count == 0 ? "none" : string.Join(", ", available)) + " (choose one with --platform os/arch[/variant])");
     }
 
     /// <summary>Pushes manifest bytes as they are (never re-serialized); returns their digest.</summary>
