@@ -189,6 +189,21 @@ public class RegistryAuthTests
     }
 
     [Fact]
+    public void Credentials_From_REGISTRY_AUTH_FILE()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["auth.json"], "{\"auths\":{\"envhost.example:5000\":{\"auth\":\"" + Convert.ToBase64String(Encoding.UTF8.GetBytes("env:pw")) + "\"}}}");
+        var old = Environment.GetEnvironmentVariable("REGISTRY_AUTH_FILE");
+        Environment.SetEnvironmentVariable("REGISTRY_AUTH_FILE", dir["auth.json"]);
+        try
+        {
+            Assert.Equal(new RegistryCredential("env", "pw"), RegistryCredentials.Resolve("envhost.example:5000"));
+            Assert.Null(RegistryCredentials.Resolve("envhost.example:5001"));
+        }
+        finally { Environment.SetEnvironmentVariable("REGISTRY_AUTH_FILE", old); }
+    }
+
+    [Fact]
     public void Error_Bodies_Parsed_Defensively()
     {
         var codes = new List<string>();
