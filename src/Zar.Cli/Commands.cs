@@ -137,18 +137,34 @@ static class Commands
         var a = new Argument<string>("A") { Description = "directory or image" };
         var b = new Argument<string>("B") { Description = "directory or image" };
         var ignoreMtime = new Option<bool>("--ignore-mtime") { Description = "do not compare modification times" };
+        var ignoreDirMtime = new Option<bool>("--ignore-dir-mtime") { Description = "do not compare directories' modification times" };
+        var granularity = new Option<string>("--mtime-granularity") { Description = "compare mtimes floored to this unit: ns (default), us, ms, s" };
         var ignoreOwner = new Option<bool>("--ignore-owner") { Description = "do not compare uid/gid" };
         var ignoreRoot = new Option<bool>("--ignore-root") { Description = "do not compare the root directory's own attributes" };
-        var cmd = new Command("diff", "compare two trees; exit 0 when equal, 1 with a list of differences") { a, b, ignoreMtime, ignoreOwner, ignoreRoot };
+        var ignoreOverlay = new Option<bool>("--ignore-overlay-xattrs") { Description = "ignore trusted.overlay.* xattrs" };
+        var ignoreXattr = new Option<string[]>("--ignore-xattr") { Description = "ignore this xattr (repeatable; a trailing * matches a prefix)", AllowMultipleArgumentsPerToken = false };
+        var noContent = new Option<bool>("--no-content") { Description = "do not compare file contents" };
+        var cmd = new Command("diff", "compare two trees; exit 0 when equal, 1 with a list of differences")
+            { a, b, ignoreMtime, ignoreDirMtime, granularity, ignoreOwner, ignoreRoot, ignoreOverlay, ignoreXattr, noContent };
         cmd.SetAction(p => Errors.Guard(() =>
         {
+            long unit = (p.GetValue(granularity) ?? "ns") switch
+            {
+                "ns" => 1, "us" => 1_000, "ms" => 1_000_000, "s" => 1_000_000_000,
+                var other => throw new ZarException($"--mtime-granularity: expected ns, us, ms or s, not '{other}'"),
+            };
             using var left = FileSystemSource.Open(p.GetValue(a)!);
             using var right = FileSystemSource.Open(p.GetValue(b)!);
             var diffs = Differ.Compare(left, right, new DiffOptions
             {
                 IgnoreMtime = p.GetValue(ignoreMtime),
+                IgnoreDirectoryMtime = p.GetValue(ignoreDirMtime),
+                MtimeGranularityNanoseconds = unit,
                 IgnoreOwnership = p.GetValue(ignoreOwner),
                 IgnoreRootAttributes = p.GetValue(ignoreRoot),
+                IgnoreOverlayXattrs = p.GetValue(ignoreOverlay),
+                IgnoreXattrs = p.GetValue(ignoreXattr) ?? Array.Empty<string>(),
+                CompareContent = !p.GetValue(noContent),
             });
             foreach (var d in diffs) Console.WriteLine(Differ.Render(d));
             return diffs.Count == 0 ? 0 : 1;
