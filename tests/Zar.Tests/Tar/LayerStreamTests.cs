@@ -30,9 +30,18 @@ public sealed class LayerStreamTests : IDisposable
 
     static List<ReadEntry> ReadLayer(string path, out LayerCompression compression)
     {
+        // Both the seekable path (seek back after sniffing) and the replaying path must give the same result.
+        List<ReadEntry> viaPipe;
+        using (var pipe = new NonSeekableStream(File.OpenRead(path)))
+        using (var reader = new TarReader(LayerStream.Open(pipe, out compression), Path.GetFileName(path)))
+            viaPipe = TarTestSupport.ReadAll(reader);
         using var file = File.OpenRead(path);
-        using var reader = new TarReader(LayerStream.Open(file, out compression), Path.GetFileName(path));
-        return TarTestSupport.ReadAll(reader);
+        var layer = LayerStream.Open(file, out var again);
+        Assert.Equal(compression, again);
+        Assert.Equal(compression == LayerCompression.None, layer.CanSeek);
+        using (var reader = new TarReader(layer, Path.GetFileName(path)))
+            AssertSame(viaPipe, TarTestSupport.ReadAll(reader));
+        return viaPipe;
     }
 
     static void AssertSame(List<ReadEntry> expected, List<ReadEntry> actual)
@@ -135,6 +144,8 @@ public sealed class LayerStreamTests : IDisposable
         var layer = _tmp["layer"];
         Tools.Sh($"{tool} -c '{tar}' > '{layer}'");
         var bytes = File.ReadAllBytes(layer);
+        File.WriteAllBytes(_tmp["empty"], []);
+        Assert.Empty(ReadLayer(_tmp["empty"], out _));
         foreach (var cut in new[] { 3, 10, bytes.Length / 3, bytes.Length / 2, bytes.Length - 9, bytes.Length - 1 })
         {
             File.WriteAllBytes(_tmp["cut"], bytes[..cut]);
