@@ -93,6 +93,13 @@ public sealed class TarReader : IDisposable
             byte type = _header[TarHeader.TypeOffset];
             long size = ParseNumber(TarHeader.SizeOffset, TarHeader.SizeLength, blockOffset, null, "size");
             if (size < 0) throw Fail(blockOffset, null, $"negative size {size}");
+            if (type is (byte)'x' or (byte)'L' or (byte)'K')
+            {
+                // Many prefix headers before one entry must not add up to unbounded memory either.
+                pending.MetadataBytes += size;
+                if (size <= MaxMetadataSize && pending.MetadataBytes > MaxMetadataSize)
+                    throw Fail(blockOffset, null, $"extended headers of one entry exceed the limit of {MaxMetadataSize} bytes");
+            }
             switch (type)
             {
                 case (byte)'x':
@@ -110,6 +117,10 @@ public sealed class TarReader : IDisposable
                         if (v.Length == 0 && !IsXattrKey(k)) merged.Remove(k);
                         else merged[k] = v;
                     }
+                    long globalBytes = 0;
+                    foreach (var (k, v) in merged) globalBytes += k.Length + v.Length;
+                    if (globalBytes > MaxMetadataSize)
+                        throw Fail(blockOffset, null, $"global PAX records exceed the limit of {MaxMetadataSize} bytes");
                     _global = merged.Count == 0 ? null : merged;
                     continue;
                 }
@@ -147,6 +158,7 @@ public sealed class TarReader : IDisposable
     struct PendingHeaders
     {
         public bool Any;
+        public long MetadataBytes;
         public Dictionary<string, string>? Local;
         public List<long>? Sparse00;
         public string? LongName, LongLink;
@@ -295,7 +307,9 @@ public sealed class TarReader : IDisposable
         var name = TarHeader.CString(_header.AsSpan(TarHeader.NameOffset, TarHeader.NameLength));
         if (magic == TarHeader.Magic.Ustar)
         {
-            var prefix = TarHeader.CString(_header.AsSpan(TarHeader.PrefixOffset, TarHeader.PrefixLength));
+            // star puts atime/ctime after a 131-byte prefix and marks that with "tar\0" at the block's end.
+            int prefixLength = _header.AsSpan(508, 4).SequenceEqual("tar\0"u8) ? 131 : TarHeader.PrefixLength;
+            var prefix = TarHeader.CString(_header.AsSpan(TarHeader.PrefixOffset, prefixLength));
             if (!prefix.IsEmpty)
             {
                 Span<byte> joined = stackalloc byte[TarHeader.PrefixLength + 1 + TarHeader.NameLength];
