@@ -493,8 +493,9 @@ public sealed class TarReader : IDisposable
     List<DataExtent> ReadOldGnuSparseMap(long blockOffset, string rawName)
     {
         var list = new List<DataExtent>();
-        bool extended = AddOldGnuPairs(_header.AsSpan(TarHeader.GnuSparseOffset, TarHeader.GnuSparseInHeader * TarHeader.GnuSparseEntryLength),
-            list, blockOffset, rawName) && _header[TarHeader.GnuIsExtendedOffset] != 0;
+        AddOldGnuPairs(_header.AsSpan(TarHeader.GnuSparseOffset, TarHeader.GnuSparseInHeader * TarHeader.GnuSparseEntryLength),
+            list, blockOffset, rawName);
+        bool extended = _header[TarHeader.GnuIsExtendedOffset] != 0;
         Span<byte> ext = stackalloc byte[Block];
         while (extended)
         {
@@ -507,18 +508,17 @@ public sealed class TarReader : IDisposable
         return list;
     }
 
-    /// <summary>Returns false when an empty slot ended the list early.</summary>
-    bool AddOldGnuPairs(ReadOnlySpan<byte> area, List<DataExtent> list, long blockOffset, string rawName)
+    /// <summary>Slots are used from the first; an empty one ends the block's list.</summary>
+    void AddOldGnuPairs(ReadOnlySpan<byte> area, List<DataExtent> list, long blockOffset, string rawName)
     {
         for (int i = 0; i + TarHeader.GnuSparseEntryLength <= area.Length; i += TarHeader.GnuSparseEntryLength)
         {
             var slot = area.Slice(i, TarHeader.GnuSparseEntryLength);
-            if (slot[0] == 0) return false;
+            if (slot[0] == 0) return;
             if (!TarHeader.TryParseNumber(slot[..12], out long off) || !TarHeader.TryParseNumber(slot[12..], out long len))
                 throw Fail(blockOffset, rawName, "bad number in sparse map");
             AddExtent(list, off, len, blockOffset, rawName);
         }
-        return true;
     }
 
     void AddExtent(List<DataExtent> list, long offset, long length, long blockOffset, string rawName)
@@ -770,7 +770,7 @@ public sealed class TarReader : IDisposable
         return n;
     }
 
-    internal long DataLength(int generation) => _current?.StoredSize ?? 0;
+    internal long DataLength(int generation) => generation == _generation && _current != null ? _current.StoredSize : 0;
 
     ZarFormatException Fail(long offset, string? rawName, string what, Exception? inner = null) =>
         new(rawName == null
