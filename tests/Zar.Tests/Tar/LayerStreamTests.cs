@@ -72,6 +72,10 @@ public sealed class LayerStreamTests : IDisposable
         Tools.Sh($"gzip -c '{tar}' > '{layer}'");
         AssertSame(expected, ReadLayer(layer, out var c));
         Assert.Equal(LayerCompression.Gzip, c);
+        using (var reader = TarReader.OpenFile(layer, out c))
+            AssertSame(expected, TarTestSupport.ReadAll(reader));
+        Assert.Equal(LayerCompression.Gzip, c);
+        Assert.Throws<ZarNotFoundException>(() => TarReader.OpenFile(_tmp["missing"], out _));
     }
 
     [Fact]

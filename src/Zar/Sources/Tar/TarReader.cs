@@ -49,6 +49,20 @@ public sealed class TarReader : IDisposable
         _leaveOpen = leaveOpen;
     }
 
+    /// <summary>Opens a layer file of any supported compression (recognised by content, not by name).</summary>
+    public static TarReader OpenFile(string path, out LayerCompression compression)
+    {
+        FileStream file;
+        try { file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan); }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ZarNotFoundException($"{path}: no such file");
+        }
+        catch (UnauthorizedAccessException) { throw new ZarException($"{path}: permission denied"); }
+        try { return new TarReader(LayerStream.Open(file, out compression), path); }
+        catch { file.Dispose(); throw; }
+    }
+
     /// <summary>Bytes consumed from the uncompressed stream (the reader buffers ahead of this internally).</summary>
     public long Position => _position;
 
@@ -256,15 +270,18 @@ public sealed class TarReader : IDisposable
         long storedSize = dataArea - mapBytes;
         if (extents != null) ValidateExtents(extents, logicalSize, storedSize, blockOffset, rawName);
 
-        string path = ZarPath.NormalizeClamped(rawName);
-        bool escapes = ZarPath.Normalize(rawName) == null;
+        // Normalize is the cheap check; only names that climb above the root need the clamped form.
+        string? normalized = ZarPath.Normalize(rawName);
+        bool escapes = normalized == null;
+        string path = normalized ?? ZarPath.NormalizeClamped(rawName);
         string? linkTarget = null;
         if (entryType == EntryType.Symlink) linkTarget = rawLink ?? "";
         else if (entryType == EntryType.Hardlink)
         {
             if (rawLink == null) throw Fail(blockOffset, rawName, "hardlink without a target");
-            linkTarget = ZarPath.NormalizeClamped(rawLink);
-            escapes |= ZarPath.Normalize(rawLink) == null;
+            var normalizedLink = ZarPath.Normalize(rawLink);
+            escapes |= normalizedLink == null;
+            linkTarget = normalizedLink ?? ZarPath.NormalizeClamped(rawLink);
         }
 
         long dataOffset = _position;
