@@ -17,7 +17,7 @@ public static class TarBench
         var gnuRead = Time(() => GnuTar(tarPath, "-xOf"), out _);
 
         long size = new FileInfo(tarPath).Length;
-        Console.WriteLine($"{tarPath}: {size / 1048576.0:F1} MiB compressed, {listStats.Entries} entries, {readStats.Bytes / 1048576.0:F1} MiB of file data, {listStats.Compression}");
+        Console.WriteLine($"{tarPath}: {size / 1048576.0:F1} MiB on disk, {listStats.Entries} entries, {readStats.Bytes / 1048576.0:F1} MiB of file data, {listStats.Compression}");
         Console.WriteLine($"  list (headers only):   zar {list.TotalMilliseconds,8:F0} ms   tar -tvf {gnuList.TotalMilliseconds,8:F0} ms   ratio {list / gnuList:F2}");
         Console.WriteLine($"  read (all file data):  zar {read.TotalMilliseconds,8:F0} ms   tar -xOf {gnuRead.TotalMilliseconds,8:F0} ms   ratio {read / gnuRead:F2}");
         Console.WriteLine($"  zar throughput: {readStats.TarBytes / 1048576.0 / read.TotalSeconds:F0} MiB/s of uncompressed tar");
