@@ -13,6 +13,8 @@ namespace Zar.Sources.Tar;
 /// path, linkpath, size and GNU.sparse.*.</para>
 /// Every malformed or truncated input ends in a one-line <see cref="ZarFormatException"/> that names
 /// the description, the entry when known and the byte offset.
+/// <para>The reader buffers up to 128 KiB ahead of <see cref="Position"/> and stops at the end-of-archive marker, so
+/// GNU tar's record padding after it stays unread: a caller hashing the stream (DiffID) drains it to the end itself.</para>
 /// </summary>
 public sealed class TarReader : IDisposable
 {
