@@ -167,6 +167,20 @@ public sealed class TarFormatTests(TarTreesFixture trees) : IClassFixture<TarTre
     }
 
     [Fact]
+    public void GnuIncremental_DumpdirsAreDirectories()
+    {
+        Require("tar");
+        using var tmp = new TempDir();
+        var tar = tmp["t.tar"];
+        RunOk("tar", "--format=gnu", $"--listed-incremental={tmp["snar"]}", "-cf", tar, "-C", trees.Tree(TreeLevel.Ustar), ".");
+        var entries = ReadCompare(tar, tmp["x"]);
+        var dir = entries.Single(e => e.Entry.Path == "dir");
+        Assert.Equal(EntryType.Directory, dir.Entry.Type);
+        Assert.True(dir.Tar.StoredSize > 0); // the dumpdir listing
+        Assert.Contains(entries, e => e.Entry.Path == "dir/sub/setuid" && e.Entry.Type == EntryType.Regular);
+    }
+
+    [Fact]
     public void GitArchive_GlobalHeaderIsNotAnEntry()
     {
         Require("tar", "git");
