@@ -109,6 +109,12 @@ public sealed class LayerStreamTests : IDisposable
         Tools.Sh($"cd '{_tmp.Path}' && zstd -q -c z1 > multi && zstd -q -19 -c z2 >> multi");
         AssertSame(expected, ReadLayer(_tmp["multi"], out c));
         Assert.Equal(LayerCompression.Zstd, c);
+
+        // A skippable frame first (seekable-zstd and zstd:chunked put metadata in such frames).
+        byte[] skippable = [0x5E, 0x2A, 0x4D, 0x18, 5, 0, 0, 0, 1, 2, 3, 4, 5];
+        File.WriteAllBytes(_tmp["skip"], skippable.Concat(File.ReadAllBytes(_tmp["multi"])).ToArray());
+        AssertSame(expected, ReadLayer(_tmp["skip"], out c));
+        Assert.Equal(LayerCompression.Zstd, c);
     }
 
     [Theory]
