@@ -17,6 +17,8 @@ public static class LayerStream
     /// Returns a forward-only stream of the uncompressed tar. Concatenated gzip members and zstd frames
     /// (including skippable ones) are decompressed as one stream. Corrupt compressed data surfaces as
     /// <see cref="InvalidDataException"/> from Read (the tar reader turns it into a ZarFormatException).
+    /// .NET's GZipStream ends silently at a truncated gzip member (zstd does not): the tar reader still catches
+    /// truncation inside an entry, and a layer's digest is what proves it complete.
     /// </summary>
     public static Stream Open(Stream raw, out LayerCompression compression, bool leaveOpen = false)
     {
