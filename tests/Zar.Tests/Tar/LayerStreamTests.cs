@@ -30,9 +30,18 @@ public sealed class LayerStreamTests : IDisposable
 
     static List<ReadEntry> ReadLayer(string path, out LayerCompression compression)
     {
+        // Both the seekable path (seek back after sniffing) and the replaying path must give the same result.
+        List<ReadEntry> viaPipe;
+        using (var pipe = new NonSeekableStream(File.OpenRead(path)))
+        using (var reader = new TarReader(LayerStream.Open(pipe, out compression), Path.GetFileName(path)))
+            viaPipe = TarTestSupport.ReadAll(reader);
         using var file = File.OpenRead(path);
-        using var reader = new TarReader(LayerStream.Open(file, out compression), Path.GetFileName(path));
-        return TarTestSupport.ReadAll(reader);
+        var layer = LayerStream.Open(file, out var again);
+        Assert.Equal(compression, again);
+        Assert.Equal(compression == LayerCompression.None, layer.CanSeek);
+        using (var reader = new TarReader(layer, Path.GetFileName(path)))
+            AssertSame(viaPipe, TarTestSupport.ReadAll(reader));
+        return viaPipe;
     }
 
     static void AssertSame(List<ReadEntry> expected, List<ReadEntry> actual)
@@ -63,6 +72,10 @@ public sealed class LayerStreamTests : IDisposable
         Tools.Sh($"gzip -c '{tar}' > '{layer}'");
         AssertSame(expected, ReadLayer(layer, out var c));
         Assert.Equal(LayerCompression.Gzip, c);
+        using (var reader = TarReader.OpenFile(layer, out c))
+            AssertSame(expected, TarTestSupport.ReadAll(reader));
+        Assert.Equal(LayerCompression.Gzip, c);
+        Assert.Throws<ZarNotFoundException>(() => TarReader.OpenFile(_tmp["missing"], out _));
     }
 
     [Fact]
@@ -95,6 +108,12 @@ public sealed class LayerStreamTests : IDisposable
         File.WriteAllBytes(_tmp["z2"], bytes[777..]);
         Tools.Sh($"cd '{_tmp.Path}' && zstd -q -c z1 > multi && zstd -q -19 -c z2 >> multi");
         AssertSame(expected, ReadLayer(_tmp["multi"], out c));
+        Assert.Equal(LayerCompression.Zstd, c);
+
+        // A skippable frame first (seekable-zstd and zstd:chunked put metadata in such frames).
+        byte[] skippable = [0x5E, 0x2A, 0x4D, 0x18, 5, 0, 0, 0, 1, 2, 3, 4, 5];
+        File.WriteAllBytes(_tmp["skip"], skippable.Concat(File.ReadAllBytes(_tmp["multi"])).ToArray());
+        AssertSame(expected, ReadLayer(_tmp["skip"], out c));
         Assert.Equal(LayerCompression.Zstd, c);
     }
 
@@ -135,6 +154,8 @@ public sealed class LayerStreamTests : IDisposable
         var layer = _tmp["layer"];
         Tools.Sh($"{tool} -c '{tar}' > '{layer}'");
         var bytes = File.ReadAllBytes(layer);
+        File.WriteAllBytes(_tmp["empty"], []);
+        Assert.Empty(ReadLayer(_tmp["empty"], out _));
         foreach (var cut in new[] { 3, 10, bytes.Length / 3, bytes.Length / 2, bytes.Length - 9, bytes.Length - 1 })
         {
             File.WriteAllBytes(_tmp["cut"], bytes[..cut]);

@@ -151,6 +151,52 @@ public sealed class TarFormatTests(TarTreesFixture trees) : IClassFixture<TarTre
         ReadCompare(tar, tmp["x"]);
     }
 
+    [Theory]
+    [InlineData("GNU_FORMAT", TreeLevel.Full)]
+    [InlineData("PAX_FORMAT", TreeLevel.Full)]
+    [InlineData("USTAR_FORMAT", TreeLevel.Ustar)]
+    public void PythonTarfile_ReadsWhatGnuTarExtracts(string format, TreeLevel level)
+    {
+        Require("tar", "python3");
+        using var tmp = new TempDir();
+        var tar = tmp["t.tar"];
+        var script = $"import tarfile,sys\nwith tarfile.open(sys.argv[1], 'w', format=tarfile.{format}) as t: t.add(sys.argv[2], arcname='.')";
+        RunOk("python3", "-c", script, tar, trees.Tree(level, invalidUtf8: false));
+        var entries = ReadCompare(tar, tmp["x"]);
+        Assert.Contains(entries, e => e.Entry.Type == EntryType.Hardlink);
+    }
+
+    [Fact]
+    public void GnuIncremental_DumpdirsAreDirectories()
+    {
+        Require("tar");
+        using var tmp = new TempDir();
+        var tar = tmp["t.tar"];
+        RunOk("tar", "--format=gnu", $"--listed-incremental={tmp["snar"]}", "-cf", tar, "-C", trees.Tree(TreeLevel.Ustar), ".");
+        var entries = ReadCompare(tar, tmp["x"]);
+        var dir = entries.Single(e => e.Entry.Path == "dir");
+        Assert.Equal(EntryType.Directory, dir.Entry.Type);
+        Assert.True(dir.Tar.StoredSize > 0); // the dumpdir listing
+        Assert.Contains(entries, e => e.Entry.Path == "dir/sub/setuid" && e.Entry.Type == EntryType.Regular);
+    }
+
+    [Fact]
+    public void GitArchive_GlobalHeaderIsNotAnEntry()
+    {
+        Require("tar", "git");
+        using var tmp = new TempDir();
+        var repo = tmp["repo"];
+        Directory.CreateDirectory(Path.Combine(repo, "sub"));
+        File.WriteAllText(Path.Combine(repo, "sub", "a.txt"), "alpha");
+        File.WriteAllText(Path.Combine(repo, "b.sh"), "#!/bin/sh");
+        Tools.Sh("chmod +x b.sh && git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm init && git archive --format=tar -o ../t.tar HEAD", repo);
+        var entries = ReadCompare(tmp["t.tar"], tmp["x"]);
+        Assert.Equal(["b.sh", "sub", "sub/a.txt"], entries.Select(e => e.Entry.Path));
+        Assert.Equal(40, entries[0].Tar.PaxRecords["comment"].Length); // the commit id from the global header
+        Assert.Equal(0, entries[0].Tar.HeaderOffset);
+        Assert.Equal(Convert.ToUInt32("775", 8), entries[0].Entry.Mode & Convert.ToUInt32("775", 8));
+    }
+
     static IEnumerable<string> WalkNoFollow(string dir)
     {
         foreach (var path in Directory.EnumerateFileSystemEntries(dir).Order(StringComparer.Ordinal))

@@ -290,6 +290,23 @@ public sealed class TarReaderEdgeTests
     }
 
     [Fact]
+    public void ManyPrefixHeaders_CannotAddUpToUnboundedMemory()
+    {
+        var big = new string('v', 600_000);
+        var local = new RawTar().Pax('x', R("a.key", big)).Pax('x', R("b.key", big)).File("f", "1").End().ToArray();
+        Assert.Contains("extended headers of one entry exceed", ReadFails(local).Message);
+        var global = new RawTar().Pax('g', R("a.key", big)).File("f", "1").Pax('g', R("b.key", big)).File("g", "1").End().ToArray();
+        Assert.Contains("global PAX records exceed", ReadFails(global).Message);
+    }
+
+    [Fact]
+    public void StarPrefix_StopsBeforeItsTimes()
+    {
+        var h = NewHeader("name", '0').Prefix(new string('p', 131)).Text(476, 32, "12345670123\012345670123\0").Text(508, 4, "tar\0");
+        Assert.Equal(new string('p', 131) + "/name", Read(new RawTar().Add(h).End().ToArray()).Single().Entry.Path);
+    }
+
+    [Fact]
     public void MalformedPax_IsAFormatError()
     {
         foreach (var body in new[] { "5 a=b\n", "99 path=x\n", "x path=y\n", "12 pathxyz\n\n", "11 path=xyz" })

@@ -138,6 +138,47 @@ public sealed class TarRobustnessTests : IDisposable
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), $"fuzzing took {sw.Elapsed}");
     }
 
+    [Theory]
+    [InlineData("posix", "1.0")]
+    [InlineData("oldgnu", null)]
+    public void ShortReads_GiveTheSameEntries(string format, string? sparseVersion)
+    {
+        var tar = MakeArchive(format, sparseVersion);
+        var full = ReadBytes(tar, true);
+        using var reader = new TarReader(new TrickleStream(tar, 7), "trickle.tar");
+        var trickled = TarTestSupport.ReadAll(reader);
+        Assert.Equal(full.Select(e => e.Entry.Path), trickled.Select(e => e.Entry.Path));
+        for (int i = 0; i < full.Count; i++)
+        {
+            Assert.Equal(full[i].Data, trickled[i].Data);
+            Assert.Equal(full[i].Entry.DataOffset, trickled[i].Entry.DataOffset);
+            Assert.Equal(full[i].Entry.Extents, trickled[i].Entry.Extents);
+        }
+    }
+
+    /// <summary>Returns at most a few bytes per read, like a slow pipe.</summary>
+    sealed class TrickleStream(byte[] data, int max) : Stream
+    {
+        int _pos;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override int Read(Span<byte> buffer)
+        {
+            int n = Math.Min(Math.Min(buffer.Length, max), data.Length - _pos);
+            data.AsSpan(_pos, n).CopyTo(buffer);
+            _pos += n;
+            return n;
+        }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     [Fact]
     public void RandomGarbage_IsRejected()
     {

@@ -13,6 +13,8 @@ namespace Zar.Sources.Tar;
 /// path, linkpath, size and GNU.sparse.*.</para>
 /// Every malformed or truncated input ends in a one-line <see cref="ZarFormatException"/> that names
 /// the description, the entry when known and the byte offset.
+/// <para>The reader buffers up to 128 KiB ahead of <see cref="Position"/> and stops at the end-of-archive marker, so
+/// GNU tar's record padding after it stays unread: a caller hashing the stream (DiffID) drains it to the end itself.</para>
 /// </summary>
 public sealed class TarReader : IDisposable
 {
@@ -47,6 +49,20 @@ public sealed class TarReader : IDisposable
         _stream = uncompressedTar ?? throw new ArgumentNullException(nameof(uncompressedTar));
         _description = description;
         _leaveOpen = leaveOpen;
+    }
+
+    /// <summary>Opens a layer file of any supported compression (recognised by content, not by name).</summary>
+    public static TarReader OpenFile(string path, out LayerCompression compression)
+    {
+        FileStream file;
+        try { file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan); }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ZarNotFoundException($"{path}: no such file");
+        }
+        catch (UnauthorizedAccessException) { throw new ZarException($"{path}: permission denied"); }
+        try { return new TarReader(LayerStream.Open(file, out compression), path); }
+        catch { file.Dispose(); throw; }
     }
 
     /// <summary>Bytes consumed from the uncompressed stream (the reader buffers ahead of this internally).</summary>
@@ -93,6 +109,13 @@ public sealed class TarReader : IDisposable
             byte type = _header[TarHeader.TypeOffset];
             long size = ParseNumber(TarHeader.SizeOffset, TarHeader.SizeLength, blockOffset, null, "size");
             if (size < 0) throw Fail(blockOffset, null, $"negative size {size}");
+            if (type is (byte)'x' or (byte)'L' or (byte)'K')
+            {
+                // Many prefix headers before one entry must not add up to unbounded memory either.
+                pending.MetadataBytes += size;
+                if (size <= MaxMetadataSize && pending.MetadataBytes > MaxMetadataSize)
+                    throw Fail(blockOffset, null, $"extended headers of one entry exceed the limit of {MaxMetadataSize} bytes");
+            }
             switch (type)
             {
                 case (byte)'x':
@@ -110,6 +133,10 @@ public sealed class TarReader : IDisposable
                         if (v.Length == 0 && !IsXattrKey(k)) merged.Remove(k);
                         else merged[k] = v;
                     }
+                    long globalBytes = 0;
+                    foreach (var (k, v) in merged) globalBytes += k.Length + v.Length;
+                    if (globalBytes > MaxMetadataSize)
+                        throw Fail(blockOffset, null, $"global PAX records exceed the limit of {MaxMetadataSize} bytes");
                     _global = merged.Count == 0 ? null : merged;
                     continue;
                 }
@@ -147,6 +174,7 @@ public sealed class TarReader : IDisposable
     struct PendingHeaders
     {
         public bool Any;
+        public long MetadataBytes;
         public Dictionary<string, string>? Local;
         public List<long>? Sparse00;
         public string? LongName, LongLink;
@@ -244,15 +272,18 @@ public sealed class TarReader : IDisposable
         long storedSize = dataArea - mapBytes;
         if (extents != null) ValidateExtents(extents, logicalSize, storedSize, blockOffset, rawName);
 
-        string path = ZarPath.NormalizeClamped(rawName);
-        bool escapes = ZarPath.Normalize(rawName) == null;
+        // Normalize is the cheap check; only names that climb above the root need the clamped form.
+        string? normalized = ZarPath.Normalize(rawName);
+        bool escapes = normalized == null;
+        string path = normalized ?? ZarPath.NormalizeClamped(rawName);
         string? linkTarget = null;
         if (entryType == EntryType.Symlink) linkTarget = rawLink ?? "";
         else if (entryType == EntryType.Hardlink)
         {
             if (rawLink == null) throw Fail(blockOffset, rawName, "hardlink without a target");
-            linkTarget = ZarPath.NormalizeClamped(rawLink);
-            escapes |= ZarPath.Normalize(rawLink) == null;
+            var normalizedLink = ZarPath.Normalize(rawLink);
+            escapes |= normalizedLink == null;
+            linkTarget = normalizedLink ?? ZarPath.NormalizeClamped(rawLink);
         }
 
         long dataOffset = _position;
@@ -295,7 +326,9 @@ public sealed class TarReader : IDisposable
         var name = TarHeader.CString(_header.AsSpan(TarHeader.NameOffset, TarHeader.NameLength));
         if (magic == TarHeader.Magic.Ustar)
         {
-            var prefix = TarHeader.CString(_header.AsSpan(TarHeader.PrefixOffset, TarHeader.PrefixLength));
+            // star puts atime/ctime after a 131-byte prefix and marks that with "tar\0" at the block's end.
+            int prefixLength = _header.AsSpan(508, 4).SequenceEqual("tar\0"u8) ? 131 : TarHeader.PrefixLength;
+            var prefix = TarHeader.CString(_header.AsSpan(TarHeader.PrefixOffset, prefixLength));
             if (!prefix.IsEmpty)
             {
                 Span<byte> joined = stackalloc byte[TarHeader.PrefixLength + 1 + TarHeader.NameLength];
@@ -479,8 +512,9 @@ public sealed class TarReader : IDisposable
     List<DataExtent> ReadOldGnuSparseMap(long blockOffset, string rawName)
     {
         var list = new List<DataExtent>();
-        bool extended = AddOldGnuPairs(_header.AsSpan(TarHeader.GnuSparseOffset, TarHeader.GnuSparseInHeader * TarHeader.GnuSparseEntryLength),
-            list, blockOffset, rawName) && _header[TarHeader.GnuIsExtendedOffset] != 0;
+        AddOldGnuPairs(_header.AsSpan(TarHeader.GnuSparseOffset, TarHeader.GnuSparseInHeader * TarHeader.GnuSparseEntryLength),
+            list, blockOffset, rawName);
+        bool extended = _header[TarHeader.GnuIsExtendedOffset] != 0;
         Span<byte> ext = stackalloc byte[Block];
         while (extended)
         {
@@ -493,18 +527,17 @@ public sealed class TarReader : IDisposable
         return list;
     }
 
-    /// <summary>Returns false when an empty slot ended the list early.</summary>
-    bool AddOldGnuPairs(ReadOnlySpan<byte> area, List<DataExtent> list, long blockOffset, string rawName)
+    /// <summary>Slots are used from the first; an empty one ends the block's list.</summary>
+    void AddOldGnuPairs(ReadOnlySpan<byte> area, List<DataExtent> list, long blockOffset, string rawName)
     {
         for (int i = 0; i + TarHeader.GnuSparseEntryLength <= area.Length; i += TarHeader.GnuSparseEntryLength)
         {
             var slot = area.Slice(i, TarHeader.GnuSparseEntryLength);
-            if (slot[0] == 0) return false;
+            if (slot[0] == 0) return;
             if (!TarHeader.TryParseNumber(slot[..12], out long off) || !TarHeader.TryParseNumber(slot[12..], out long len))
                 throw Fail(blockOffset, rawName, "bad number in sparse map");
             AddExtent(list, off, len, blockOffset, rawName);
         }
-        return true;
     }
 
     void AddExtent(List<DataExtent> list, long offset, long length, long blockOffset, string rawName)
@@ -756,7 +789,7 @@ public sealed class TarReader : IDisposable
         return n;
     }
 
-    internal long DataLength(int generation) => _current?.StoredSize ?? 0;
+    internal long DataLength(int generation) => generation == _generation && _current != null ? _current.StoredSize : 0;
 
     ZarFormatException Fail(long offset, string? rawName, string what, Exception? inner = null) =>
         new(rawName == null
