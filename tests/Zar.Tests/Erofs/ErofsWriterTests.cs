@@ -1,0 +1,160 @@
+using Zar.Formats.Erofs;
+using Zar.Model;
+using Zar.Sources.Host;
+using Zar.Tests.Support;
+
+namespace Zar.Tests.Erofs;
+
+/// <summary>Images written by ErofsWriter, checked by the kernel, fsck.erofs and our reader against the source tree.</summary>
+public class ErofsWriterTests
+{
+    /// <summary>Writes src to an image, fscks it, mounts it and compares the mount and our reader with the source.</summary>
+    static ErofsWriteResult WriteAndVerify(TempDir tmp, string src, string name = "img.erofs", ErofsWriterOptions? options = null)
+    {
+        Tools.RequireRoot();
+        Tools.Require("mkfs.erofs");
+        var fsck = Tools.Require("fsck.erofs");
+        var img = tmp[name];
+        ErofsWriteResult result;
+        using (var source = new HostDirectory(src)) result = ErofsWriter.Write(source, img, options);
+        Assert.Equal(new FileInfo(img).Length, result.ImageSize);
+        Assert.Equal(0, result.ImageSize % 4096);
+
+        var r = Tools.Run(fsck, [img]);
+        Assert.True(r.Code == 0, $"fsck.erofs failed: {r.Out}{r.Err}");
+        var extractDir = tmp[name + ".fsck"];
+        r = Tools.Run(fsck, ["--extract=" + extractDir, img]);
+        Assert.True(r.Code == 0, $"fsck.erofs --extract failed: {r.Out}{r.Err}");
+        Tools.Run("/bin/rm", ["-rf", extractDir]);
+
+        using (var mount = Mount.Erofs(img, tmp[name + ".mnt"]))
+        using (var source = new HostDirectory(src))
+        using (var mounted = new HostDirectory(mount.Path))
+            TreeComparer.AssertSame(source, mounted);
+        using (var source = new HostDirectory(src))
+        using (var image = ErofsImage.Open(img))
+            TreeComparer.AssertSame(source, image);
+        return result;
+    }
+
+    [Fact]
+    public void AllEntryTypes_KernelMountAndReaderMatchSource()
+    {
+        using var tmp = new TempDir();
+        ErofsTrees.BuildAllTypes(tmp["src"]);
+        var result = WriteAndVerify(tmp, tmp["src"]);
+        Assert.True(result.CompactInodes > 0, "most inodes share the build time and should be compact");
+        Assert.True(result.ExtendedInodes > 0, "inodes with other mtimes or big ids must be extended");
+    }
+
+    [Fact]
+    public void NoInlineNoSharing_KernelMountMatchesSource()
+    {
+        using var tmp = new TempDir();
+        ErofsTrees.BuildAllTypes(tmp["src"]);
+        WriteAndVerify(tmp, tmp["src"], options: new ErofsWriterOptions { InlineData = false, ShareXattrs = false, BuildTime = 0 });
+    }
+
+    [Fact]
+    public void LargeDirectory_KernelMountMatchesSource()
+    {
+        using var tmp = new TempDir();
+        ErofsTrees.BuildLargeDirectory(tmp["src"], 5000);
+        WriteAndVerify(tmp, tmp["src"]);
+        using var image = ErofsImage.Open(tmp["img.erofs"]);
+        Assert.NotNull(image.Lookup("many/entry-04999-" + new string((char)('a' + 4999 % 26), 4999 % 40)));
+        Assert.Null(image.Lookup("many/entry-05000-"));
+        Assert.Equal(5000, image.List(image.Lookup("many")!).Count());
+    }
+
+    [Fact]
+    public void SparseFileOver4GiB_HolesNotWritten()
+    {
+        using var tmp = new TempDir();
+        var src = tmp["src"];
+        Directory.CreateDirectory(src);
+        Tools.Sh($$"""
+            cd '{{src}}'
+            truncate -s 5G huge
+            printf start | dd of=huge conv=notrunc status=none
+            head -c 12288 /dev/urandom | dd of=huge bs=4096 seek=300000 conv=notrunc status=none
+            head -c 5000 /dev/urandom | dd of=huge bs=1 seek=$((4*1024*1024*1024+77)) conv=notrunc status=none
+            printf end | dd of=huge bs=1 seek=$((5*1024*1024*1024-3)) conv=notrunc status=none
+            truncate -s 3G hole_only
+            truncate -s 10000 small_hole
+            printf x | dd of=small_hole bs=1 seek=9000 conv=notrunc status=none
+            find . -exec touch -d '2020-01-01 00:00:00' {} +
+            """);
+        var result = WriteAndVerify(tmp, src);
+        Assert.True(result.ImageSize < 16 << 20, $"image of {result.ImageSize} bytes: holes were written");
+        using var image = ErofsImage.Open(tmp["img.erofs"]);
+        var huge = image.Lookup("huge")!;
+        Assert.Equal(5L << 30, huge.Size);
+        Assert.True(huge.IsSparse);
+        Assert.Contains(image.GetExtents(huge), x => x.Offset <= 300000L * 4096 && x.End >= 300003L * 4096);
+    }
+
+    [Fact]
+    public void SameTreeTwice_ByteIdenticalImages()
+    {
+        using var tmp = new TempDir();
+        ErofsTrees.BuildAllTypes(tmp["src"]);
+        using (var source = new HostDirectory(tmp["src"]))
+        {
+            ErofsWriter.Write(source, tmp["a.erofs"]);
+            ErofsWriter.Write(source, tmp["b.erofs"]);
+        }
+        using (var source = new HostDirectory(tmp["src"]))
+        {
+            var ms = new MemoryStream();
+            ErofsWriter.Write(source, ms);
+            Assert.Equal(File.ReadAllBytes(tmp["a.erofs"]), ms.ToArray());
+        }
+        Assert.Equal(File.ReadAllBytes(tmp["a.erofs"]), File.ReadAllBytes(tmp["b.erofs"]));
+    }
+
+    [Fact]
+    public void Progress_ReportsAllBytes()
+    {
+        using var tmp = new TempDir();
+        ErofsTrees.BuildAllTypes(tmp["src"], longNames: false);
+        var reports = new List<long>();
+        var progress = new SyncProgress(reports.Add);
+        using var source = new HostDirectory(tmp["src"]);
+        var result = ErofsWriter.Write(source, tmp["img"], new ErofsWriterOptions { Progress = progress });
+        Assert.NotEmpty(reports);
+        Assert.Equal(result.ImageSize, reports[^1]);
+        Assert.Equal(reports.Order(), reports);
+    }
+
+    [Fact]
+    public void Superblock_MatchesDumpErofs()
+    {
+        var dump = Tools.Require("dump.erofs");
+        using var tmp = new TempDir();
+        ErofsTrees.BuildAllTypes(tmp["src"], longNames: false);
+        ErofsWriteResult result;
+        using (var source = new HostDirectory(tmp["src"]))
+            result = ErofsWriter.Write(source, tmp["img"], new ErofsWriterOptions { VolumeName = "zarvol" });
+        var text = Tools.Run(dump, ["-s", tmp["img"]]).Out;
+        string Field(string label) => text.Split('\n').First(l => l.StartsWith(label)).Split(':', 2)[1].Trim();
+        using var image = ErofsImage.Open(tmp["img"]);
+        var sb = image.Superblock;
+        Assert.Equal(Field("Filesystem root nid"), sb.RootNid.ToString());
+        Assert.Equal(Field("Filesystem inode count"), sb.Inodes.ToString());
+        Assert.Equal(Field("Filesystem blocks"), sb.Blocks.ToString());
+        Assert.Equal(Field("Filesystem UUID"), sb.UuidText);
+        Assert.Equal(result.Uuid, sb.UuidText);
+        Assert.Equal(result.Inodes, (long)sb.Inodes);
+        Assert.Equal("zarvol", sb.VolumeNameText);
+        Assert.True(sb.ChecksumValid);
+        var kv = sb.Describe().ToDictionary(p => p.Key, p => p.Value);
+        Assert.Equal("4096", kv["block size"]);
+        Assert.Contains("sb_csum", kv["compat features"]);
+    }
+
+    sealed class SyncProgress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
+    }
+}
