@@ -145,7 +145,7 @@ public static class ErofsWriter
                 {
                     var e = original;
                     var name = ZarPath.Encode(e.Name);
-                    if (options.OverlayWhiteouts && name.AsSpan().StartsWith(WhiteoutPrefix))
+                    if (options.OverlayWhiteouts && e.Type != EntryType.Directory && name.AsSpan().StartsWith(WhiteoutPrefix))
                     {
                         if (name.AsSpan().SequenceEqual(OpaqueMarker)) { dir.Opaque = true; continue; }
                         if (name.AsSpan().StartsWith(MetaPrefix)) continue; // aufs bookkeeping (.wh..wh.plnk, ...)
@@ -226,13 +226,22 @@ public static class ErofsWriter
 
         void ChooseBuildTime()
         {
-            if (options.BuildTime is long t) { _buildTime = t; _buildNsec = options.BuildTimeNanoseconds; return; }
+            if (options.BuildTime is long t)
+            {
+                if (t < 0 || options.BuildTimeNanoseconds > 999_999_999) throw new ZarException($"EROFS build time {t}.{options.BuildTimeNanoseconds:D9} out of range");
+                _buildTime = t;
+                _buildNsec = options.BuildTimeNanoseconds;
+                return;
+            }
             var counts = new Dictionary<(long, uint), int>();
             foreach (var n in _nodes)
             {
+                // The superblock time is unsigned on disk: pre-1970 mtimes need extended inodes anyway.
+                if (n.Entry.MtimeSeconds < 0) continue;
                 var k = (n.Entry.MtimeSeconds, n.Entry.MtimeNanoseconds);
                 counts[k] = counts.GetValueOrDefault(k) + 1;
             }
+            if (counts.Count == 0) { _buildTime = 0; _buildNsec = 0; return; }
             var best = counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.Item1).ThenBy(kv => kv.Key.Item2).First().Key;
             (_buildTime, _buildNsec) = best;
         }
