@@ -70,6 +70,14 @@ public class ErofsWriterTests
         Assert.NotNull(image.Lookup("many/entry-04999-" + new string((char)('a' + 4999 % 26), 4999 % 40)));
         Assert.Null(image.Lookup("many/entry-05000-"));
         Assert.Equal(5000, image.List(image.Lookup("many")!).Count());
+        // Lookup binary-searches the blocks like the kernel: every name is found, near misses are not.
+        foreach (var e in ((IReadOnlyFileSystem)image).Walk())
+        {
+            Assert.Equal(e.Handle, image.Lookup(e.Path)?.Handle);
+            if (e.Path.Length > 0) Assert.Null(image.Lookup(e.Path + "~"));
+        }
+        Assert.Null(image.Lookup("many/a"));
+        Assert.Null(image.Lookup("many/zzz"));
     }
 
     [Fact]

@@ -104,6 +104,7 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
     /// <summary>A bounds-checked view of image bytes.</summary>
     ReadOnlySpan<byte> Span(long offset, int length)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (offset < 0 || length < 0 || offset > _length - length)
             throw Corrupt($"reference beyond the end of the image (offset {offset}, {length} bytes, image {_length} bytes)");
         return new ReadOnlySpan<byte>(_base + offset, length);
@@ -349,6 +350,7 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
             if (phys < 0) destination.Slice(done, n).Clear();
             else
             {
+                ObjectDisposedException.ThrowIf(_disposed, this);
                 if (phys < 0 || phys > _length - n)
                     throw Corrupt(path, $"data block address out of range (offset {phys}, image {_length} bytes)");
                 new ReadOnlySpan<byte>(_base + phys, n).CopyTo(destination[done..]);
@@ -380,39 +382,75 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
         long size = (long)dir.Inode.Size;
         var result = new List<Dirent>();
         var block = new byte[_bs];
-        byte[]? previous = null;
-        for (long start = 0; start < size; start += _bs)
+        for (long k = 0; k << _bits < size; k++)
         {
-            int len = (int)Math.Min(_bs, size - start);
-            if (ReadData(dir, path, start, block.AsSpan(0, len)) != len) throw Corrupt(path, "directory truncated");
-            var b = block.AsSpan(0, len);
-            if (len < ErofsFormat.DirentSize) throw Corrupt(path, "directory block too small");
-            int first = BinaryPrimitives.ReadUInt16LittleEndian(b[8..]);
-            if (first < ErofsFormat.DirentSize || first >= len || first % ErofsFormat.DirentSize != 0)
-                throw Corrupt(path, $"bad directory block (first name offset {first})");
-            int count = first / ErofsFormat.DirentSize;
-            for (int i = 0; i < count; i++)
-            {
-                var d = b[(i * ErofsFormat.DirentSize)..];
-                int nameOff = BinaryPrimitives.ReadUInt16LittleEndian(d[8..]);
-                int nameEnd;
-                if (i + 1 < count) nameEnd = BinaryPrimitives.ReadUInt16LittleEndian(b[((i + 1) * ErofsFormat.DirentSize + 8)..]);
-                else
-                {
-                    int nul = b[Math.Min(nameOff, len)..].IndexOf((byte)0);
-                    nameEnd = nul < 0 ? len : nameOff + nul;
-                }
-                if (nameOff < first || nameEnd > len || nameEnd <= nameOff || nameEnd - nameOff > ErofsFormat.MaxNameLength)
-                    throw Corrupt(path, "bad directory entry name offsets");
-                var name = b[nameOff..nameEnd].ToArray();
-                if (name.AsSpan().IndexOfAny((byte)'/', (byte)0) >= 0) throw Corrupt(path, "directory entry name contains '/' or NUL");
-                if (previous != null && previous.AsSpan().SequenceCompareTo(name) >= 0)
-                    throw Corrupt(path, "directory entries out of order");
-                previous = name;
-                result.Add(new Dirent((long)BinaryPrimitives.ReadUInt64LittleEndian(d), name, d[10]));
-            }
+            int before = result.Count;
+            ReadDirBlock(dir, path, k, block, result);
+            if (before > 0 && result[before - 1].Name.AsSpan().SequenceCompareTo(result[before].Name) >= 0)
+                throw Corrupt(path, "directory entries out of order");
         }
         return result;
+    }
+
+    /// <summary>Parses directory block k (names strictly increasing within it) and appends its dirents.</summary>
+    void ReadDirBlock(InodeInfo dir, string path, long k, byte[] block, List<Dirent> into)
+    {
+        long size = (long)dir.Inode.Size;
+        long start = k << _bits;
+        int len = (int)Math.Min(_bs, size - start);
+        if (ReadData(dir, path, start, block.AsSpan(0, len)) != len) throw Corrupt(path, "directory truncated");
+        var b = block.AsSpan(0, len);
+        if (len < ErofsFormat.DirentSize) throw Corrupt(path, "directory block too small");
+        int first = BinaryPrimitives.ReadUInt16LittleEndian(b[8..]);
+        if (first < ErofsFormat.DirentSize || first >= len || first % ErofsFormat.DirentSize != 0)
+            throw Corrupt(path, $"bad directory block (first name offset {first})");
+        int count = first / ErofsFormat.DirentSize;
+        byte[]? previous = null;
+        for (int i = 0; i < count; i++)
+        {
+            var d = b[(i * ErofsFormat.DirentSize)..];
+            int nameOff = BinaryPrimitives.ReadUInt16LittleEndian(d[8..]);
+            int nameEnd;
+            if (i + 1 < count) nameEnd = BinaryPrimitives.ReadUInt16LittleEndian(b[((i + 1) * ErofsFormat.DirentSize + 8)..]);
+            else
+            {
+                int nul = b[Math.Min(nameOff, len)..].IndexOf((byte)0);
+                nameEnd = nul < 0 ? len : nameOff + nul;
+            }
+            if (nameOff < first || nameEnd > len || nameEnd <= nameOff || nameEnd - nameOff > ErofsFormat.MaxNameLength)
+                throw Corrupt(path, "bad directory entry name offsets");
+            var name = b[nameOff..nameEnd].ToArray();
+            if (name.AsSpan().IndexOfAny((byte)'/', (byte)0) >= 0) throw Corrupt(path, "directory entry name contains '/' or NUL");
+            if (previous != null && previous.AsSpan().SequenceCompareTo(name) >= 0)
+                throw Corrupt(path, "directory entries out of order");
+            previous = name;
+            into.Add(new Dirent((long)BinaryPrimitives.ReadUInt64LittleEndian(d), name, d[10]));
+        }
+    }
+
+    /// <summary>The kernel's lookup: binary search over blocks by their first name, then within the block.</summary>
+    long FindInDirectory(InodeInfo dir, string path, byte[] want)
+    {
+        long blocks = ((long)dir.Inode.Size + _bs - 1) >> _bits;
+        var block = new byte[_bs];
+        var entries = new List<Dirent>();
+        long lo = 0, hi = blocks - 1, candidate = -1;
+        while (lo <= hi)
+        {
+            long mid = lo + (hi - lo) / 2;
+            entries.Clear();
+            ReadDirBlock(dir, path, mid, block, entries);
+            int c = entries[0].Name.AsSpan().SequenceCompareTo(want);
+            if (c == 0) return entries[0].Nid;
+            if (c < 0) { candidate = mid; lo = mid + 1; }
+            else hi = mid - 1;
+        }
+        if (candidate < 0) return -1;
+        entries.Clear();
+        ReadDirBlock(dir, path, candidate, block, entries);
+        foreach (var d in entries)
+            if (d.Name.AsSpan().SequenceEqual(want)) return d.Nid;
+        return -1;
     }
 
     static bool IsDotOrDotDot(byte[] n) => n is [(byte)'.'] or [(byte)'.', (byte)'.'];
@@ -442,10 +480,9 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
             if (current.Type != EntryType.Directory) return null;
             var want = ZarPath.Encode(part);
             var info = ReadInode(current.Handle, current.Path);
-            long nid = -1;
-            foreach (var d in ReadDirents(info, current.Path))
-                if (d.Name.AsSpan().SequenceEqual(want)) { nid = d.Nid; break; }
-            if (nid < 0 || part is "." or "..") return null;
+            if (part is "." or ".." || want.Length == 0 || want.Length > ErofsFormat.MaxNameLength) return null;
+            long nid = FindInDirectory(info, current.Path, want);
+            if (nid < 0) return null;
             current = MakeEntry(nid, ZarPath.Join(current.Path, part));
         }
         return current;
@@ -484,8 +521,12 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
     static bool IsParseSlip(Exception e) =>
         e is IndexOutOfRangeException or ArgumentException or OverflowException or InvalidCastException or OutOfMemoryException;
 
+    bool _disposed;
+
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (_view != null)
         {
             if (_base != null) _view.SafeMemoryMappedViewHandle.ReleasePointer();
