@@ -63,6 +63,12 @@ public class ErofsReaderTests
         Assert.Contains("too short", Assert.Throws<ZarFormatException>(() => ErofsImage.Open(tmp["short"])).Message);
         Assert.Contains("bad magic", Assert.Throws<ZarFormatException>(() => ErofsImage.Open(tmp["zeros"])).Message);
         Assert.Throws<ZarNotFoundException>(() => ErofsImage.Open(tmp["missing"]));
+        Assert.False(ErofsImage.IsErofs(tmp["zeros"]));
+        Assert.False(ErofsImage.IsErofs(tmp["short"]));
+        Assert.False(ErofsImage.IsErofs(tmp["missing"]));
+        Directory.CreateDirectory(tmp["src"]);
+        using (var source = new HostDirectory(tmp["src"])) ErofsWriter.Write(source, tmp["img"]);
+        Assert.True(ErofsImage.IsErofs(tmp["img"]));
     }
 
     /// <summary>

@@ -145,7 +145,7 @@ public static class ErofsWriter
                 {
                     var e = original;
                     var name = ZarPath.Encode(e.Name);
-                    if (options.OverlayWhiteouts && e.Type != EntryType.Directory && name.AsSpan().StartsWith(WhiteoutPrefix))
+                    if (options.OverlayWhiteouts && e.Type != EntryType.Directory && name.Length > WhiteoutPrefix.Length && name.AsSpan().StartsWith(WhiteoutPrefix))
                     {
                         if (name.AsSpan().SequenceEqual(OpaqueMarker)) { dir.Opaque = true; continue; }
                         if (name.AsSpan().StartsWith(MetaPrefix)) continue; // aufs bookkeeping (.wh..wh.plnk, ...)
