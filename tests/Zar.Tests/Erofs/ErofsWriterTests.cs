@@ -166,6 +166,8 @@ public class ErofsWriterTests
         var kv = sb.Describe().ToDictionary(p => p.Key, p => p.Value);
         Assert.Equal("4096", kv["block size"]);
         Assert.Contains("sb_csum", kv["compat features"]);
+        Assert.Equal("none", kv["incompat features"]);
+        Assert.Equal(result.ImageSize.ToString(), image.Describe().Single(p => p.Key == "image size").Value);
     }
 
     sealed class SyncProgress(Action<long> report) : IProgress<long>

@@ -111,6 +111,14 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
         }
     }
 
+    /// <summary>Key/value lines for <c>zar inspect</c>: the file, then the superblock fields.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Describe()
+    {
+        var list = new List<KeyValuePair<string, string>> { new("file", _path), new("image size", _length.ToString()) };
+        list.AddRange(Superblock.Describe());
+        return list;
+    }
+
     ZarFormatException Corrupt(string what) => new($"{_path}: {what}");
     ZarFormatException Corrupt(string path, string what) => new($"{_path}: {ZarPath.Display(path)}: {what}");
 
