@@ -109,6 +109,45 @@ public class ErofsWriterTests
         Assert.Contains(image.GetExtents(huge), x => x.Offset <= 300000L * 4096 && x.End >= 300003L * 4096);
     }
 
+    /// <summary>
+    /// Xattr bodies bigger than a block (records spanning blocks), 64 KiB values, a sparse file whose
+    /// holes come from Entry.Extents, and an inode needing extended fields for its size alone.
+    /// </summary>
+    [Fact]
+    public void HugeXattrsAndExtentHoles_FromMemoryTree_KernelMountMatches()
+    {
+        Tools.RequireRoot();
+        using var tmp = new TempDir();
+        var big = new byte[65535];
+        new Random(7).NextBytes(big);
+        var data = new byte[3 << 20];
+        new Random(8).NextBytes(data.AsSpan(1 << 20, 4096));
+        new Random(9).NextBytes(data.AsSpan((3 << 20) - 10));
+        var fs = new MemoryFileSystem()
+            .Add(new Entry
+            {
+                Path = "fat", Type = EntryType.Regular, Mode = 0644, Size = 5, MtimeSeconds = 1_600_000_000,
+                Xattrs = [new("trusted.big", big), new("user.a", new byte[3000]), new("user.b", Enumerable.Repeat((byte)'b', 3000).ToArray())],
+            }, "hello"u8.ToArray())
+            .Add(new Entry
+            {
+                Path = "holes", Type = EntryType.Regular, Mode = 0600, Size = data.Length, MtimeSeconds = 1_600_000_000,
+                Extents = [new(1 << 20, 4096), new(data.Length - 10, 10)],
+            }, data)
+            .Add(new Entry { Path = "dir", Type = EntryType.Directory, Mode = 0700, MtimeSeconds = 1_600_000_000, Xattrs = [new("user.d", new byte[5000])] })
+            .Add(new Entry { Path = "dir/link", Type = EntryType.Symlink, Mode = 0777, LinkTarget = "../fat", MtimeSeconds = 1_600_000_000, Xattrs = [new("trusted.l", new byte[4000])] });
+        var img = tmp["mem.erofs"];
+        var result = ErofsWriter.Write(fs, img);
+        Assert.True(result.ImageSize < 1 << 20, $"{result.ImageSize} bytes: the holes were written");
+        var fsck = Tools.Run(Tools.Require("fsck.erofs"), ["--extract=" + tmp["x"], img]);
+        Assert.True(fsck.Code == 0, fsck.Out + fsck.Err);
+        using (var mount = Mount.Erofs(img, tmp["mnt"]))
+        using (var mounted = new HostDirectory(mount.Path))
+            TreeComparer.AssertSame(fs, mounted);
+        using (var image = ErofsImage.Open(img))
+            TreeComparer.AssertSame(fs, image);
+    }
+
     [Fact]
     public void SameTreeTwice_ByteIdenticalImages()
     {

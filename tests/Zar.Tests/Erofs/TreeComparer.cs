@@ -64,7 +64,7 @@ public static class TreeComparer
                 string Xs(Entry e) => string.Join(",", e.Xattrs.Where(v => options.IgnoreXattr?.Invoke(v.Name) != true).Select(v => v.ToString()));
                 Check("xattrs", Xs(x), Xs(y));
             }
-            if (options.Hardlinks && x.Type != EntryType.Directory)
+            if (options.Hardlinks && x.Type != EntryType.Directory && x.Inode != 0)
             {
                 Check("link count", x.LinkCount, y.LinkCount);
                 if (fwd.TryGetValue(x.Inode, out long mapped) && mapped != y.Inode) diffs.Add($"{p}: hardlink identity differs (expected shares an inode the actual does not)");
