@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Zar.Consumers;
+using Zar.Formats.Erofs;
 using Zar.Formats.Zar;
 using Zar.Model;
 using Zar.Sources;
@@ -29,13 +30,25 @@ static class Commands
         var source = new Argument<string>("SOURCE") { Description = "directory (or image) to pack" };
         var output = new Option<string>("--output", "-o") { Description = "output image path", Required = true };
         var noAlign = new Option<bool>("--no-page-align") { Description = "pack file data tight instead of at 4096-byte boundaries" };
-        var noDedup = new Option<bool>("--no-dedup") { Description = "store identical files separately" };
-        var cmd = new Command("create", "pack a directory into a zar image") { source, output, noAlign, noDedup };
+        var noDedup = new Option<bool>("--no-dedup") { Description = "store identical files separately (zar)" };
+        var format = FormatOption();
+        var whiteouts = new Option<bool>("--overlay-whiteouts") { Description = "EROFS: store .wh.* whiteouts and opaque markers as overlayfs does (char 0/0, trusted.overlay.opaque=y)" };
+        var cmd = new Command("create", "pack a directory into an image (zar or EROFS)") { source, output, noAlign, noDedup, format, whiteouts };
         cmd.SetAction(p => Errors.Guard(() =>
         {
             using var fs = FileSystemSource.Open(p.GetValue(source)!);
             var outPath = p.GetValue(output)!;
             long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
+            if (p.GetValue(format) == "erofs")
+            {
+                var r = ProgressBar.Run("writing EROFS", total, progress => ErofsWriter.Write(fs, outPath, new ErofsWriterOptions
+                {
+                    OverlayWhiteouts = p.GetValue(whiteouts),
+                    Progress = progress,
+                }));
+                Console.WriteLine($"{outPath}: EROFS, {r.Inodes} inodes ({r.CompactInodes} compact), {r.Blocks} blocks of 4096, image {r.ImageSize} bytes, uuid {r.Uuid}");
+                return 0;
+            }
             var result = ProgressBar.Run("packing", total, progress => ZarBuilder.Create(fs, outPath, new ZarWriterOptions
             {
                 PageAlign = !p.GetValue(noAlign),
@@ -86,6 +99,13 @@ static class Commands
         }));
         return cmd;
     }
+
+    internal static Option<string> FormatOption() => new("--format")
+    {
+        Description = "output format: zar (default) or erofs",
+        DefaultValueFactory = _ => "zar",
+        Validators = { r => { var v = r.GetValueOrDefault<string>(); if (v is not ("zar" or "erofs")) r.AddError($"--format: expected zar or erofs, not '{v}'"); } },
+    };
 
     static bool IsUnder(string path, string dir) => dir.Length == 0 || path.StartsWith(dir + "/", StringComparison.Ordinal);
 
@@ -210,6 +230,9 @@ static class Inspection
                 yield return ("stored bytes", N(i.StoredBytes));
                 yield return ("dedup saving", $"{N(i.DeduplicatedBytes)} bytes");
                 yield return ("holes not stored", $"{N(i.HoleBytes)} bytes");
+                break;
+            case ErofsImage erofs:
+                foreach (var kv in erofs.Describe()) yield return (kv.Key, kv.Value);
                 break;
             default:
                 long n = 0, bytes = 0;

@@ -14,6 +14,7 @@ public static class FileSystemSource
     public static readonly List<Func<string, IReadOnlyFileSystem?>> FileOpeners = new()
     {
         path => ZarSniff.IsZar(path) ? ZarImage.Open(path) : null,
+        path => Formats.Erofs.ErofsImage.IsErofs(path) ? Formats.Erofs.ErofsImage.Open(path) : null,
     };
 
     public static IReadOnlyFileSystem Open(string spec)
@@ -26,7 +27,7 @@ public static class FileSystemSource
             var fs = opener(spec);
             if (fs != null) return fs;
         }
-        throw new ZarFormatException($"{spec}: not an image Zar can read (no zar footer; not a directory)");
+        throw new ZarFormatException($"{spec}: not an image Zar can read (not a zar or EROFS image, nor a directory)");
     }
 }
 
