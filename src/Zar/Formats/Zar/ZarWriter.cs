@@ -112,7 +112,8 @@ public sealed class ZarWriter
             lastEnd = x.End;
             stored += x.Length;
         }
-        bool sparse = !(extents.Count == 0 || extents.Count == 1 && extents[0].Offset == 0 && extents[0].Length == e.Size);
+        bool whole = e.Size == 0 ? stored == 0 : extents.Count == 1 && extents[0].Offset == 0 && extents[0].Length == e.Size;
+        bool sparse = !whole;
         _holeBytes += e.Size - stored;
         if (stored == 0)
         {
