@@ -56,10 +56,10 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
                 int next;
                 fixed (byte* c = Libc.Z(comp))
                     next = Libc.openat(fd, c, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+                int e = next < 0 ? Libc.Errno : 0; // before close(), which may reset errno
                 if (fd != _rootFd) Libc.close(fd);
                 if (next < 0)
                 {
-                    int e = Libc.Errno;
                     if (e is Libc.ENOENT or Libc.ENOTDIR or Libc.ELOOP) { missing = true; return -1; }
                     throw Libc.Error("cannot open directory", parent, e);
                 }
