@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
 using Zar.Model;
+using Zar.Native;
 using Zar.Sources.Images;
 using Zar.Tests.Support;
 using SysTarEntry = System.Formats.Tar.TarEntry;
@@ -209,48 +210,67 @@ public sealed class Mounts : IDisposable
 }
 
 /// <summary>Writes a tree (an IReadOnlyFileSystem) to a host directory, owners, modes, xattrs, devices and hardlinks included.</summary>
-public static class Materialize
+public static unsafe class Materialize
 {
     public static void To(IReadOnlyFileSystem fs, string dest)
     {
         Directory.CreateDirectory(dest);
-        var script = new StringBuilder("set -e\n");
         var firstName = new Dictionary<long, string>();
         var dirs = new List<Entry>();
         foreach (var e in fs.Walk())
         {
-            var p = Q(Path.Combine(dest, e.Path));
+            var full = Path.Combine(dest, e.Path);
             switch (e.Type)
             {
                 case EntryType.Directory:
-                    if (e.Path.Length > 0) script.Append($"mkdir {p}\n");
+                    Directory.CreateDirectory(full);
                     dirs.Add(e);
                     continue;
                 case EntryType.Regular:
-                    if (e.LinkCount > 1 && firstName.TryGetValue(e.Inode, out var first)) { script.Append($"ln {Q(Path.Combine(dest, first))} {p}\n"); continue; }
+                    if (e.LinkCount > 1 && firstName.TryGetValue(e.Inode, out var first))
+                    {
+                        fixed (byte* from = Libc.Z(Path.Combine(dest, first))) fixed (byte* to = Libc.Z(full))
+                            Check(Libc.linkat(Libc.AT_FDCWD, from, Libc.AT_FDCWD, to, 0), "link", full);
+                        continue;
+                    }
                     firstName[e.Inode] = e.Path;
-                    var tmp = Path.Combine(Path.GetTempPath(), "zar-mat-" + Guid.NewGuid().ToString("N"));
-                    File.WriteAllBytes(tmp, fs.ReadAllBytes(e));
-                    script.Append($"mv {Q(tmp)} {p}\n");
+                    using (var o = File.Create(full)) fs.OpenRead(e).CopyTo(o);
                     break;
-                case EntryType.Symlink: script.Append($"ln -s {Q(e.LinkTarget!)} {p}\n"); break;
-                case EntryType.CharDevice: script.Append($"mknod {p} c {e.DevMajor} {e.DevMinor}\n"); break;
-                case EntryType.BlockDevice: script.Append($"mknod {p} b {e.DevMajor} {e.DevMinor}\n"); break;
-                case EntryType.Fifo: script.Append($"mkfifo {p}\n"); break;
+                case EntryType.Symlink: File.CreateSymbolicLink(full, e.LinkTarget!); break;
+                case EntryType.CharDevice or EntryType.BlockDevice or EntryType.Fifo:
+                    fixed (byte* node = Libc.Z(full))
+                        Check(Libc.mknodat(Libc.AT_FDCWD, node, e.UnixMode, Libc.MakeDev(e.DevMajor, e.DevMinor)), "mknod", full);
+                    break;
             }
-            Attributes(script, e, p);
+            Attributes(e, full);
         }
-        // Directories last: their modes may forbid writing into them, their xattrs must be on the final inode.
-        for (int i = dirs.Count - 1; i >= 0; i--) Attributes(script, dirs[i], Q(Path.Combine(dest, dirs[i].Path)));
-        Tools.Sh(script.ToString());
+        // Directories last: their modes may forbid writing into them, their times change as children are added.
+        for (int i = dirs.Count - 1; i >= 0; i--) Attributes(dirs[i], Path.Combine(dest, dirs[i].Path));
     }
 
-    static void Attributes(StringBuilder s, Entry e, string p)
+    static void Check(int rc, string what, string path)
     {
-        s.Append($"chown -h {e.Uid}:{e.Gid} {p}\n");
-        if (e.Type != EntryType.Symlink) s.Append($"chmod {Convert.ToString(e.Mode, 8)} {p}\n");
-        foreach (var x in e.Xattrs) s.Append($"setfattr -h -n {Q(x.Name)} -v 0x{Convert.ToHexString(x.Value)} {p}\n");
-        s.Append($"touch -h -d @{e.MtimeSeconds}.{e.MtimeNanoseconds:D9} {p}\n");
+        if (rc != 0) throw new Exception($"{what} {path}: {Libc.ErrorText(Libc.Errno)}");
+    }
+
+    static void Attributes(Entry e, string full)
+    {
+        var z = Libc.Z(full);
+        fixed (byte* p = z)
+        {
+            Check(Libc.fchownat(Libc.AT_FDCWD, p, e.Uid, e.Gid, Libc.AT_SYMLINK_NOFOLLOW), "chown", full);
+            if (e.Type != EntryType.Symlink) Check(Libc.fchmodat(Libc.AT_FDCWD, p, e.Mode, 0), "chmod", full);
+            foreach (var x in e.Xattrs)
+            {
+                var name = Libc.Z(x.Name);
+                fixed (byte* n = name) fixed (byte* v = x.Value)
+                    Check(Libc.lsetxattr(p, n, v, x.Value.Length, 0), "setxattr " + x.Name, full);
+            }
+            var times = stackalloc Libc.Timespec[2];
+            times[0] = new Libc.Timespec { tv_sec = e.MtimeSeconds, tv_nsec = e.MtimeNanoseconds };
+            times[1] = times[0];
+            Check(Libc.utimensat(Libc.AT_FDCWD, p, times, Libc.AT_SYMLINK_NOFOLLOW), "utimensat", full);
+        }
     }
 
     public static string Q(string s) => "'" + s.Replace("'", "'\\''") + "'";
