@@ -21,6 +21,7 @@ public static class LayerStream
     public static Stream Open(Stream raw, out LayerCompression compression, bool leaveOpen = false)
     {
         var head = new byte[SniffLength];
+        long start = raw.CanSeek ? raw.Position : -1;
         int got = 0;
         while (got < head.Length)
         {
@@ -29,7 +30,14 @@ public static class LayerStream
             got += n;
         }
         var sniffed = head.AsSpan(0, got);
-        var replay = new PrefixedStream(head, got, raw, leaveOpen);
+        // A seekable source stays seekable (the tar reader then skips file data by seeking).
+        Stream replay;
+        if (start >= 0)
+        {
+            raw.Position = start;
+            replay = new OwnedStream(raw, leaveOpen);
+        }
+        else replay = new PrefixedStream(head, got, raw, leaveOpen);
 
         if (sniffed.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
         {
@@ -61,6 +69,28 @@ public static class LayerStream
     {
         if (b.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD])) return true;
         return b.Length >= 4 && (b[0] & 0xF0) == 0x50 && b[1] == 0x2A && b[2] == 0x4D && b[3] == 0x18;
+    }
+}
+
+/// <summary>Passes everything through; disposes the inner stream unless asked to leave it open.</summary>
+sealed class OwnedStream(Stream inner, bool leaveOpen) : Stream
+{
+    public override bool CanRead => inner.CanRead;
+    public override bool CanSeek => inner.CanSeek;
+    public override bool CanWrite => false;
+    public override long Length => inner.Length;
+    public override long Position { get => inner.Position; set => inner.Position = value; }
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+    public override int Read(Span<byte> buffer) => inner.Read(buffer);
+    public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+    public override void Flush() { }
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !leaveOpen) inner.Dispose();
+        base.Dispose(disposing);
     }
 }
 

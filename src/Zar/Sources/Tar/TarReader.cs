@@ -232,7 +232,7 @@ public sealed class TarReader : IDisposable
             if (Get(records, "GNU.sparse.major") == "1")
             {
                 if (Get(records, "GNU.sparse.minor") is { } minor && minor != "0")
-                    throw new ZarNotSupportedException($"{_description}: entry '{ZarPath.Display(rawName)}' at offset {blockOffset}: GNU sparse format 1.{minor} is not supported");
+                    throw Fail(blockOffset, rawName, $"unknown GNU sparse format 1.{ZarPath.Display(minor)}");
                 (extents, mapBytes) = ReadPaxSparseMap(dataArea, blockOffset, rawName);
             }
             else if (Get(records, "GNU.sparse.map") is { } map)
