@@ -38,6 +38,8 @@ public sealed class LayerStack : IDisposable
     readonly Dictionary<(int, WhiteoutFormat), LayerTreeFileSystem> _layerFs = new();
 
     public IImageSource Source { get; }
+    /// <summary>The image config (Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Labels, diff_ids).</summary>
+    public ImageConfiguration Config => Source.Config;
     public IReadOnlyList<LayerInfo> Layers { get; }
     /// <summary>Oddities tolerated while merging (things containerd would warn about).</summary>
     public IReadOnlyList<string> Warnings => _warnings;
