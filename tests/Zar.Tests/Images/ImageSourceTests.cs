@@ -251,4 +251,45 @@ public sealed class ImageSourceTests
         Assert.Throws<ZarNotFoundException>(() => ImageSources.OpenSource($"oci-archive:{archive}:three"));
         Assert.Contains("not a docker save archive", Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"docker-archive:{Pack(t, t["stage"] + "/blobs", "blobs-only.tar")}")).Message);
     }
+    [Fact]
+    public void MalformedInputsFailWithOneLineErrors()
+    {
+        using var t = new TempDir();
+        var tars = SampleLayers();
+        var errors = new List<Exception>();
+
+        File.WriteAllBytes(t["junk.tar"], Enumerable.Range(0, 4096).Select(i => (byte)(i * 7)).ToArray());
+        errors.Add(Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"docker-archive:{t["junk.tar"]}")));
+
+        var stage = t["badjson"];
+        Directory.CreateDirectory(stage);
+        File.WriteAllText(Path.Combine(stage, "manifest.json"), "[{\"Config\": ");
+        errors.Add(Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"docker-archive:{Pack(t, stage, "badjson.tar")}")));
+        Assert.Contains("manifest.json", errors[^1].Message);
+
+        File.WriteAllText(Path.Combine(stage, "manifest.json"), "[{\"Config\":\"../../etc/passwd\",\"Layers\":[]}]");
+        errors.Add(Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"docker-archive:{Pack(t, stage, "escape.tar")}")));
+        Assert.Contains("leaves the archive", errors[^1].Message);
+
+        // A layer blob missing from an OCI layout.
+        var layout = t["layout"];
+        OciLayout(layout, tars, new[] { Compression.Gzip, Compression.Gzip, Compression.Gzip });
+        var gz = Directory.GetFiles(Path.Combine(layout, "blobs", "sha256")).First(f => File.ReadAllBytes(f) is [0x1F, 0x8B, ..]);
+        var gzBytes = File.ReadAllBytes(gz);
+        File.Delete(gz);
+        errors.Add(Assert.Throws<ZarNotFoundException>(() => ImageSources.OpenSource($"oci:{layout}")));
+        Assert.Contains("not in the layout", errors[^1].Message);
+
+        // A truncated gzip layer (verification off, so the decompressor is what notices).
+        File.WriteAllBytes(gz, gzBytes[..(gzBytes.Length / 2)]);
+        errors.Add(Assert.Throws<ZarFormatException>(() => LayerStack.Open($"oci:{layout}", options: new LayerStackOptions { Verify = false })));
+        Assert.Matches(@"layer \d/3 \(sha256:", errors[^1].Message);
+        Assert.Contains("truncated", errors[^1].Message); // .NET gzip ends quietly at a cut; the tar reader notices
+
+        // A directory without oci-layout given as oci:.
+        errors.Add(Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"oci:{stage}")));
+        Assert.Contains("oci-layout", errors[^1].Message);
+
+        foreach (var e in errors) Assert.DoesNotContain("\n", e.Message);
+    }
 }
