@@ -76,6 +76,7 @@ public sealed class ContainerdSemanticsTests
             """;
         Assert.Equal(expected.Replace("\r", ""), Describe(stack.Merged));
         Assert.Equal(2u, stack.Merged.Stat("hl").LinkCount);
+        Assert.Contains(stack.Warnings, w => w.Contains("../escape") && w.Contains("kept inside as escape"));
         Assert.Equal(stack.Merged.Stat("escape").Inode, stack.Merged.Stat("hl").Inode);
     }
 
@@ -170,14 +171,16 @@ public sealed class ContainerdSemanticsTests
     {
         using var t = new TempDir();
         using var stack = Stack(t,
-            new LayerTarBuilder().File("f", "data", mode: 0x1A4, uid: 1),
-            new LayerTarBuilder().Hardlink("g", "f", mode: 0x1ED, uid: 2),
+            new LayerTarBuilder().File("f", "data", mode: 0x1A4, uid: 1, xattrs: new() { ["user.keep"] = "k", ["user.over"] = "old" }),
+            new LayerTarBuilder().Hardlink("g", "f", mode: 0x1ED, uid: 2, xattrs: new() { ["user.new"] = "n", ["user.over"] = "new" }),
             new LayerTarBuilder().Whiteout("", "f"));
         var g = stack.Merged.Stat("g");
         Assert.Null(stack.Merged.Lookup("f"));
         Assert.Equal(0x1EDu, g.Mode);
         Assert.Equal(2u, g.Uid);
         Assert.Equal(1u, g.LinkCount);
+        // The link header's xattrs are added, the file's others stay (containerd sets, never removes).
+        Assert.Equal("user.keep=6B,user.new=6E,user.over=6E6577", string.Join(",", g.Xattrs));
         Assert.Equal("data", Text(stack.Merged, "g"));
         // Layer 1 as it was: its own snapshot, unchanged by layer 2's header.
         Assert.Equal(1u, stack.GetLayer(0).Stat("f").Uid);

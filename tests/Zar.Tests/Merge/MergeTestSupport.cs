@@ -55,9 +55,9 @@ public sealed class LayerTarBuilder
         return this;
     }
 
-    public LayerTarBuilder Hardlink(string name, string target, int mode = 0x1A4, int uid = 0, int gid = 0, DateTimeOffset? mtime = null)
+    public LayerTarBuilder Hardlink(string name, string target, int mode = 0x1A4, int uid = 0, int gid = 0, DateTimeOffset? mtime = null, Dictionary<string, string>? xattrs = null)
     {
-        var e = Make(TarEntryType.HardLink, name, mode, uid, gid, mtime, null);
+        var e = Make(TarEntryType.HardLink, name, mode, uid, gid, mtime, xattrs);
         e.LinkName = target;
         _entries.Add(e);
         _data.Add(null);

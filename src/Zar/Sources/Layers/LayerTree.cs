@@ -55,11 +55,16 @@ sealed class Inode
         Xattrs = e.Xattrs;
     }
 
-    public Inode CloneAttributesAsDirectory() => new()
+    /// <summary>What a hardlink header changes on the file it links to: xattrs are added, never removed.</summary>
+    public void SetLinkAttributes(Entry e)
     {
-        Type = EntryType.Directory, Mode = Mode, Uid = Uid, Gid = Gid, MtimeSeconds = MtimeSeconds,
-        MtimeNanoseconds = MtimeNanoseconds, Xattrs = Xattrs,
-    };
+        var xattrs = Xattrs;
+        SetAttributes(e);
+        if (e.Xattrs.Count == 0) { Xattrs = xattrs; return; }
+        var merged = xattrs.Where(x => e.GetXattr(x.Name) == null).Concat(e.Xattrs).ToList();
+        merged.Sort((a, b) => ZarPath.CompareNames(a.Name, b.Name));
+        Xattrs = merged;
+    }
 
     public Entry ToEntry(string path, long id, uint linkCount) => new()
     {
@@ -163,9 +168,13 @@ sealed class LayerMerger
         _upperRoot = new Node("", null, Root.Inode);
         _upperOf[Root] = _upperRoot;
 
-        if (_unsafe == UnsafePathPolicy.Reject)
-            foreach (var m in members)
-                if (m.Escapes) throw new ZarFormatException($"{layerName}: member {ZarPath.Display(m.RawName)} climbs out of the root (breakout)");
+        foreach (var m in members)
+        {
+            if (!m.Escapes) continue;
+            if (_unsafe == UnsafePathPolicy.Reject)
+                throw new ZarFormatException($"{layerName}: member {ZarPath.Display(m.RawName)} climbs out of the root (breakout)");
+            _warnings.Add($"{layerName}: member {ZarPath.Display(m.RawName)} climbs out of the root; kept inside as {ZarPath.Display(m.Entry.Path)}");
+        }
 
         // a. opaque markers, wherever they are in the tar: same-layer siblings before and after survive.
         foreach (var m in members)
@@ -181,7 +190,11 @@ sealed class LayerMerger
         {
             var name = m.Entry.Name;
             if (!name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal) || name == OpaqueName) continue;
-            if (name.StartsWith(".wh..wh.", StringComparison.Ordinal)) continue; // AUFS metadata (.wh..wh.plnk ...), not a whiteout
+            if (name.StartsWith(".wh..wh.", StringComparison.Ordinal))
+            {
+                _warnings.Add($"{layerName}: AUFS metadata {ZarPath.Display(m.RawName)} ignored");
+                continue;
+            }
             var target = name[WhiteoutPrefix.Length..];
             if (target.Length == 0 || target == "." || target == "..")
                 throw new ZarFormatException($"{layerName}: invalid whiteout {ZarPath.Display(m.RawName)}");
@@ -241,14 +254,15 @@ sealed class LayerMerger
             throw new ZarFormatException($"{_layerName}: hardlink {ZarPath.Display(m.RawName)} -> {ZarPath.Display(m.RawLinkName ?? targetPath)}: target is a directory");
         if (ReferenceEquals(target, existing))
         {
-            existing.Inode.SetAttributes(e);
+            existing.Inode.SetLinkAttributes(e);
             CopyUpFile(existing.Inode);
             return;
         }
         if (existing != null) Replace(parent, existing);
         var inode = target.Inode;
-        // containerd applies the hardlink header's ownership, mode, times and xattrs to the shared inode.
-        inode.SetAttributes(e);
+        // containerd applies the hardlink header's ownership, mode and times to the shared inode, and sets its
+        // xattrs without removing the file's others (a header without xattrs must not strip security.capability).
+        inode.SetLinkAttributes(e);
         // An overlay upper can only link to a file it holds: copy the whole lower group up first.
         CopyUpFile(inode);
         var node = Attach(parent, name, inode);
