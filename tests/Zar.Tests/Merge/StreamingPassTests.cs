@@ -51,7 +51,7 @@ public sealed class StreamingPassTests
     {
         using var t = new TempDir();
         var source = new CountingSource(MakeLayers(t));
-        using var stack = LayerStack.Open(source);
+        using var stack = LayerStack.Open(source, new LayerStackOptions { SpillCompressedLayers = false });
         var opensAfterScan = source.Opens.ToArray();
         Assert.Equal(new[] { 1, 1, 1 }, opensAfterScan);
 
@@ -98,7 +98,7 @@ public sealed class StreamingPassTests
         using var t = new TempDir();
         var files = MakeLayers(t);
         Directory.CreateDirectory(t["spill"]);
-        using var plain = LayerStack.Open(new FileLayersSource(files));
+        using var plain = LayerStack.Open(new FileLayersSource(files), new LayerStackOptions { SpillCompressedLayers = false });
         var stack = LayerStack.Open(new CountingSource(files), new LayerStackOptions { SpillCompressedLayers = true, TempDirectory = t["spill"] });
         Assert.Equal(2, Directory.GetFiles(t["spill"]).Length);
         // Backwards through the files: every read lands in a different place of the gzip layer.

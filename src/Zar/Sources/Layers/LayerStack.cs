@@ -9,9 +9,11 @@ public sealed class LayerStackOptions
     /// <summary>Check each blob against its digest and each uncompressed tar against its diff_id while scanning.</summary>
     public bool Verify { get; init; } = true;
 
-    /// <summary>Decompress gzip/zstd layers into temporary files during the scan so file data can be read in
-    /// any order. Off: compressed layers are read by re-decompressing (fast in layer order, see CopyTo).</summary>
-    public bool SpillCompressedLayers { get; init; }
+    /// <summary>Decompress gzip/zstd layers into temporary files during the scan (one uncompressed layer's worth
+    /// of temp space each) so file data can be read in any order at disk speed. Off: compressed layers are
+    /// re-decompressed on demand — fine for <see cref="LayerTreeFileSystem.CopyTo"/> (layer order), slow for
+    /// reads in walk order (measured on a Debian image: 14.5 s instead of 0.1 s for 193 MiB).</summary>
+    public bool SpillCompressedLayers { get; init; } = true;
 
     /// <summary>Where spilled layers go (default: the system temp directory).</summary>
     public string? TempDirectory { get; init; }
