@@ -12,7 +12,7 @@ namespace Zar.Tests.Images;
 /// deletions/replacements/metadata changes as layer 2 (umoci turns them into whiteouts), hardlinks to lower
 /// files and replacements as layer 3. umoci unpack of the result is the reference; skopeo's conversions to
 /// docker-archive, oci-archive and zstd layers must read back to the same tree.
-/// The rootfs comes from $ZAR_DEBIAN_ROOTFS, else a cached `debootstrap --variant=minbase bookworm` in
+/// The rootfs comes from $ZAR_DEBIAN_ROOTFS ("host" forces the last choice), else a cached `debootstrap --variant=minbase bookworm` in
 /// /tmp/zar-images-cache/rootfs (built when ZAR_DEBOOTSTRAP=1; needs a Debian mirror), else a tree copied from
 /// this (Debian) machine's /etc, /usr/bin, /usr/sbin, /usr/share/doc and /var/lib/dpkg.
 /// </summary>
@@ -25,9 +25,10 @@ public sealed class DebianImageTests(ITestOutputHelper output)
     {
         var env = Environment.GetEnvironmentVariable("ZAR_DEBIAN_ROOTFS");
         if (!string.IsNullOrEmpty(env) && File.Exists(Path.Combine(env, "etc/debian_version"))) { kind = "ZAR_DEBIAN_ROOTFS"; return env; }
-        if (!File.Exists(Path.Combine(Cache, "etc/debian_version")) && Environment.GetEnvironmentVariable("ZAR_DEBOOTSTRAP") == "1")
+        bool forceHost = env == "host";
+        if (!forceHost && !File.Exists(Path.Combine(Cache, "etc/debian_version")) && Environment.GetEnvironmentVariable("ZAR_DEBOOTSTRAP") == "1")
             Tools.Sh($"rm -rf {Cache}.tmp && debootstrap --variant=minbase bookworm {Cache}.tmp > /tmp/zar-images-debootstrap.log 2>&1 && mv {Cache}.tmp {Cache}");
-        if (File.Exists(Path.Combine(Cache, "etc/debian_version"))) { kind = "debootstrap cache"; return Cache; }
+        if (!forceHost && File.Exists(Path.Combine(Cache, "etc/debian_version"))) { kind = "debootstrap cache"; return Cache; }
         kind = "host files";
         var root = t["hostroot"];
         Tools.Sh($"""

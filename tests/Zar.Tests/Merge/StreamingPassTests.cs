@@ -8,7 +8,7 @@ namespace Zar.Tests.Merge;
 public sealed class StreamingPassTests
 {
     /// <summary>Counts how often each layer blob is opened.</summary>
-    sealed class CountingSource(IReadOnlyList<string> files) : IImageSource
+    sealed class CountingSource(IReadOnlyList<string> files, bool seekable = true) : IImageSource
     {
         public int[] Opens = new int[files.Count];
         public string Description => "counting";
@@ -16,10 +16,26 @@ public sealed class StreamingPassTests
         public IReadOnlyList<ImageLayer> Layers => files.Select((f, i) => new ImageLayer(null, "x", -1, null, $"layer {i + 1}", () =>
         {
             Opens[i]++;
-            return File.OpenRead(f);
+            return seekable ? File.OpenRead(f) : new NonSeekable(File.OpenRead(f));
         })).ToList();
         public string? ManifestDigest => null;
         public void Dispose() { }
+    }
+
+    /// <summary>A blob stream like a download: no seeking.</summary>
+    sealed class NonSeekable(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing) { if (disposing) inner.Dispose(); base.Dispose(disposing); }
     }
 
     static List<string> MakeLayers(TempDir t)
@@ -99,8 +115,14 @@ public sealed class StreamingPassTests
         var files = MakeLayers(t);
         Directory.CreateDirectory(t["spill"]);
         using var plain = LayerStack.Open(new FileLayersSource(files), new LayerStackOptions { SpillCompressedLayers = false });
-        var stack = LayerStack.Open(new CountingSource(files), new LayerStackOptions { SpillCompressedLayers = true, TempDirectory = t["spill"] });
-        Assert.Equal(2, Directory.GetFiles(t["spill"]).Length);
+        var seekable = LayerStack.Open(new CountingSource(files), new LayerStackOptions { SpillCompressedLayers = true, TempDirectory = t["spill"] });
+        Assert.Equal(2, Directory.GetFiles(t["spill"]).Length); // the uncompressed layer is read in place
+        seekable.Dispose();
+        Assert.Empty(Directory.GetFiles(t["spill"]));
+        // Blob streams that cannot seek (downloads) are spilled even when uncompressed.
+        var source = new CountingSource(files, seekable: false);
+        var stack = LayerStack.Open(source, new LayerStackOptions { SpillCompressedLayers = true, TempDirectory = t["spill"] });
+        Assert.Equal(3, Directory.GetFiles(t["spill"]).Length);
         // Backwards through the files: every read lands in a different place of the gzip layer.
         var entries = ((IReadOnlyFileSystem)stack.Merged).Walk().Where(e => e.Type == EntryType.Regular).Reverse().ToList();
         foreach (var e in entries)
@@ -109,6 +131,7 @@ public sealed class StreamingPassTests
         var mid = new byte[100];
         Assert.Equal(100, stack.Merged.ReadFully(big, 2_000_000, mid));
         Assert.True(mid.AsSpan().SequenceEqual(plain.Merged.ReadAllBytes(plain.Merged.Stat("big")).AsSpan(2_000_000, 100)));
+        Assert.Equal(new[] { 1, 1, 1 }, source.Opens); // every read came from the spill files
         stack.Dispose();
         Assert.Empty(Directory.GetFiles(t["spill"]));
     }

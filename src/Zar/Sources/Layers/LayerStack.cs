@@ -9,7 +9,7 @@ public sealed class LayerStackOptions
     /// <summary>Check each blob against its digest and each uncompressed tar against its diff_id while scanning.</summary>
     public bool Verify { get; init; } = true;
 
-    /// <summary>Decompress gzip/zstd layers into temporary files during the scan (one uncompressed layer's worth
+    /// <summary>Decompress gzip/zstd layers (and layers whose blob stream cannot seek) into temporary files during the scan (one uncompressed layer's worth
     /// of temp space each) so file data can be read in any order at disk speed. Off: compressed layers are
     /// re-decompressed on demand — fine for <see cref="LayerTreeFileSystem.CopyTo"/> (layer order), slow for
     /// reads in walk order (measured on a Debian image: 14.5 s instead of 0.1 s for 193 MiB).</summary>
@@ -131,7 +131,8 @@ public sealed class LayerStack : IDisposable
             bool diffIsBlob = compression == LayerCompression.None && blobCheck != null && layer.Digest == diffId;
             if (options.Verify && diffId != null && !diffIsBlob)
                 tarStream = diffCheck = new DigestingStream(tarStream, diffId, -1, $"{what}: uncompressed tar (diff_id)", leaveOpen: true);
-            if (options.SpillCompressedLayers && compression != LayerCompression.None)
+            // A blob stream that cannot seek (a registry download) is spilled even when uncompressed.
+            if (options.SpillCompressedLayers && (compression != LayerCompression.None || !raw.CanSeek))
             {
                 spillPath = Path.Combine(options.TempDirectory ?? Path.GetTempPath(), $"zar-layer-{Guid.NewGuid():N}.tar");
                 spill = new FileStream(spillPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
