@@ -6,6 +6,7 @@ using Zar.Formats.Erofs;
 using Zar.Formats.Zar;
 using Zar.Model;
 using Zar.Sources;
+using Zar.Sources.Layers;
 
 namespace Zar.Cli;
 
@@ -22,6 +23,9 @@ static class Commands
         root.Subcommands.Add(Inspect());
         root.Subcommands.Add(Extract());
         root.Subcommands.Add(Diff());
+        root.Subcommands.Add(Convert());
+        root.Subcommands.Add(Layers());
+        ImageOptions.AddTo(root);
         return root;
     }
 
@@ -36,7 +40,7 @@ static class Commands
         var cmd = new Command("create", "pack a directory into an image (zar or EROFS)") { source, output, noAlign, noDedup, format, whiteouts };
         cmd.SetAction(p => Errors.Guard(() =>
         {
-            using var fs = FileSystemSource.Open(p.GetValue(source)!);
+            using var fs = ImageOptions.Open(p, p.GetValue(source)!);
             var outPath = p.GetValue(output)!;
             long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
             if (p.GetValue(format) == "erofs")
@@ -73,7 +77,7 @@ static class Commands
         var cmd = new Command("ls", "list a directory of an image") { image, path, longFormat, json, recursive };
         cmd.SetAction(p => Errors.Guard(() =>
         {
-            using var fs = FileSystemSource.Open(p.GetValue(image)!);
+            using var fs = ImageOptions.Open(p, p.GetValue(image)!);
             var target = fs.Stat(p.GetValue(path)!);
             IEnumerable<Entry> entries = !target.IsDirectory ? new[] { target }
                 : p.GetValue(recursive) ? fs.Walk().Where(e => e.Path.Length > 0 && IsUnder(e.Path, target.Path))
@@ -116,7 +120,7 @@ static class Commands
         var cmd = new Command("cat", "write a file of an image to stdout") { image, path };
         cmd.SetAction(p => Errors.Guard(() =>
         {
-            using var fs = FileSystemSource.Open(p.GetValue(image)!);
+            using var fs = ImageOptions.Open(p, p.GetValue(image)!);
             var e = fs.Stat(p.GetValue(path)!);
             if (!e.IsRegular) throw new ZarException($"{ZarPath.Display(e.Path)}: not a regular file ({e.Type.ToString().ToLowerInvariant()})");
             using var stdout = Console.OpenStandardOutput();
@@ -136,7 +140,7 @@ static class Commands
         var cmd = new Command("extract", "write an image's tree into a directory (never outside it)") { image, dir, overwrite, noOwner };
         cmd.SetAction(p => Errors.Guard(() =>
         {
-            using var fs = FileSystemSource.Open(p.GetValue(image)!);
+            using var fs = ImageOptions.Open(p, p.GetValue(image)!);
             var target = p.GetValue(dir)!;
             Directory.CreateDirectory(target);
             long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
@@ -173,8 +177,8 @@ static class Commands
                 "ns" => 1, "us" => 1_000, "ms" => 1_000_000, "s" => 1_000_000_000,
                 var other => throw new ZarException($"--mtime-granularity: expected ns, us, ms or s, not '{other}'"),
             };
-            using var left = FileSystemSource.Open(p.GetValue(a)!);
-            using var right = FileSystemSource.Open(p.GetValue(b)!);
+            using var left = ImageOptions.Open(p, p.GetValue(a)!);
+            using var right = ImageOptions.Open(p, p.GetValue(b)!);
             var diffs = Differ.Compare(left, right, new DiffOptions
             {
                 IgnoreMtime = p.GetValue(ignoreMtime),
@@ -192,6 +196,55 @@ static class Commands
         return cmd;
     }
 
+    static Command Convert()
+    {
+        var source = new Argument<string>("SOURCE") { Description = "image reference: docker-archive:, oci:, oci-archive:, docker://, tar:, or a path" };
+        var output = new Option<string>("--output", "-o") { Description = "write the flattened image here" };
+        var perLayer = new Option<string>("--per-layer") { Description = "write one image per layer into this directory (names sort bottom to top)" };
+        var format = FormatOption();
+        var noAlign = new Option<bool>("--no-page-align") { Description = "zar: pack file data tight" };
+        var cmd = new Command("convert", "flatten an image into one zar/EROFS image, or write one image per layer") { source, output, perLayer, format, noAlign };
+        cmd.Validators.Add(r =>
+        {
+            bool o = r.GetResult(output) != null, l = r.GetResult(perLayer) != null;
+            if (o == l) r.AddError("give exactly one of --output FILE or --per-layer DIR");
+        });
+        cmd.SetAction(p => Errors.Guard(() => ProgressBar.Multi(sink =>
+        {
+            var fmt = p.GetValue(format) == "erofs" ? ImageFormat.Erofs : ImageFormat.Zar;
+            using var stack = ImageOptions.OpenStack(p, p.GetValue(source)!, sink);
+            foreach (var w in stack.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
+            long total = stack.Layers.Sum(l => l.TarBytes);
+            if (p.GetValue(output) is { } outPath)
+            {
+                var f = Converter.Flatten(stack, outPath, fmt, !p.GetValue(noAlign), sink.Task("writing " + Path.GetFileName(outPath), total));
+                Console.WriteLine($"{f.Path}: {stack.Layers.Count} layers flattened, {f.Bytes} bytes");
+            }
+            else
+            {
+                var files = Converter.PerLayer(stack, p.GetValue(perLayer)!, fmt, !p.GetValue(noAlign),
+                    i => sink.Task($"layer {i + 1}/{stack.Layers.Count}", stack.Layers[i].TarBytes));
+                foreach (var f in files) Console.WriteLine($"{f.Path}: layer {f.Layer + 1}, {f.Bytes} bytes");
+            }
+            return 0;
+        })));
+        return cmd;
+    }
+
+    static Command Layers()
+    {
+        var source = new Argument<string>("SOURCE") { Description = "image reference" };
+        var cmd = new Command("layers", "list an image's layers (bottom first) after checking them") { source };
+        cmd.SetAction(p => Errors.Guard(() =>
+        {
+            using var stack = ProgressBar.Multi(sink => ImageOptions.OpenStack(p, p.GetValue(source)!, sink));
+            foreach (var l in stack.Layers)
+                Console.WriteLine($"{l.Index + 1,3} {l.Compression.ToString().ToLowerInvariant(),-5} {l.MemberCount,8} entries {l.TarBytes,14} bytes  diff_id {l.DiffId ?? "-"}  blob {l.Digest ?? "-"}");
+            return 0;
+        }));
+        return cmd;
+    }
+
     static Command Inspect()
     {
         var image = new Argument<string>("IMAGE");
@@ -199,7 +252,7 @@ static class Commands
         cmd.SetAction(p => Errors.Guard(() =>
         {
             var path = p.GetValue(image)!;
-            using var fs = FileSystemSource.Open(path);
+            using var fs = ImageOptions.Open(p, path);
             foreach (var (k, v) in Inspection.Describe(fs, path)) Console.WriteLine($"{k + ":",-22} {v}");
             return 0;
         }));

@@ -1,6 +1,8 @@
 using Zar.Formats.Zar;
 using Zar.Model;
 using Zar.Sources.Host;
+using Zar.Sources.Images;
+using Zar.Sources.Layers;
 
 namespace Zar.Sources;
 
@@ -17,17 +19,39 @@ public static class FileSystemSource
         path => Formats.Erofs.ErofsImage.IsErofs(path) ? Formats.Erofs.ErofsImage.Open(path) : null,
     };
 
-    public static IReadOnlyFileSystem Open(string spec)
+    static readonly string[] ImageTransports = { "docker-archive:", "oci:", "oci-archive:", "tar:", "docker:" };
+
+    /// <summary>
+    /// A directory, a zar or EROFS image file, or a container image reference (<c>docker-archive:</c>,
+    /// <c>oci:</c>, <c>oci-archive:</c>, <c>docker://</c>, <c>tar:</c>, or an existing archive/layer/OCI
+    /// layout recognised by its content), whose layers are merged into one tree.
+    /// </summary>
+    public static IReadOnlyFileSystem Open(string spec, ImageSourceOptions? imageOptions = null, LayerStackOptions? stackOptions = null)
     {
         if (spec.StartsWith("dir:", StringComparison.Ordinal)) return new HostDirectory(spec[4..]);
-        if (Directory.Exists(spec)) return new HostDirectory(spec);
+        if (ImageTransports.Any(t => spec.StartsWith(t, StringComparison.Ordinal)))
+            return ImageSources.OpenFileSystem(spec, imageOptions, stackOptions);
+        if (Directory.Exists(spec))
+            return File.Exists(Path.Combine(spec, "oci-layout")) ? ImageSources.OpenFileSystem("oci:" + spec, imageOptions, stackOptions) : new HostDirectory(spec);
         if (!File.Exists(spec)) throw new ZarNotFoundException($"{spec}: no such file or directory");
         foreach (var opener in FileOpeners)
         {
             var fs = opener(spec);
             if (fs != null) return fs;
         }
-        throw new ZarFormatException($"{spec}: not an image Zar can read (not a zar or EROFS image, nor a directory)");
+        if (IsTarLike(spec)) return ImageSources.OpenFileSystem(spec, imageOptions, stackOptions);
+        throw new ZarFormatException($"{spec}: not an image Zar can read (not a zar or EROFS image, a container image or layer, nor a directory)");
+    }
+
+    /// <summary>A tar (docker save, OCI archive, layer) or a gzip/zstd stream, by its bytes.</summary>
+    static bool IsTarLike(string path)
+    {
+        using var f = File.OpenHandle(path);
+        Span<byte> head = stackalloc byte[512];
+        int n = RandomAccess.Read(f, head, 0);
+        if (n >= 2 && head[0] == 0x1F && head[1] == 0x8B) return true;
+        if (n >= 4 && head[0] == 0x28 && head[1] == 0xB5 && head[2] == 0x2F && head[3] == 0xFD) return true;
+        return n == 512 && Tar.TarHeader.ChecksumMatches(head);
     }
 }
 
