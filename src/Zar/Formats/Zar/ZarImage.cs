@@ -1,12 +1,12 @@
 using System.IO.MemoryMappedFiles;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using Zar.Model;
 
 namespace Zar.Formats.Zar;
 
 public sealed class ZarReadOptions
 {
-    /// <summary>Check each file's SHA-256 the first time it is read (once per open image).</summary>
+    /// <summary>Check each file's content digest the first time it is read (once per open image).</summary>
     public bool VerifyData { get; init; } = true;
 }
 
@@ -282,18 +282,16 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
         ref ulong word = ref _verifiedContents[r.ContentId / 64];
         ulong bit = 1UL << (int)(r.ContentId % 64);
         if ((Volatile.Read(ref word) & bit) != 0) return;
-        var expected = Meta(Header.Contents.Offset + (ulong)r.ContentId * 32, 32);
-        Span<byte> actual = stackalloc byte[32];
-        using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        var expected = Meta(Header.Contents.Offset + (ulong)r.ContentId * ZarMetadataHeader.DigestSize, ZarMetadataHeader.DigestSize);
+        Span<byte> actual = stackalloc byte[ZarMetadataHeader.DigestSize];
+        var hash = new XxHash128();
+        for (ulong at = r.Begin; at < r.End;)
         {
-            for (ulong at = r.Begin; at < r.End;)
-            {
-                int n = (int)Math.Min(1 << 30, r.End - at);
-                sha.AppendData(new ReadOnlySpan<byte>(_base + at, n));
-                at += (ulong)n;
-            }
-            sha.GetHashAndReset(actual);
+            int n = (int)Math.Min(1 << 30, r.End - at);
+            hash.Append(new ReadOnlySpan<byte>(_base + at, n));
+            at += (ulong)n;
         }
+        hash.GetCurrentHash(actual);
         if (!actual.SequenceEqual(expected)) throw new ZarFormatException($"{_file}: {ZarPath.Display(path)}: file data checksum mismatch (corrupted zar image)");
         Interlocked.Or(ref word, bit);
     }

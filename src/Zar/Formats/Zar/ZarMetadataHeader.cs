@@ -11,6 +11,8 @@ public sealed record ZarMetadataHeader
 {
     public const int Size = 128;
     public const uint ChecksumPageSize = 4096;
+    /// <summary>Content digests are XXH3-128, stored as its canonical 16-byte big-endian form.</summary>
+    public const int DigestSize = 16;
     public static ReadOnlySpan<byte> Magic => "ZARMETA\0"u8;
 
     public ZarSection Entries { get; init; }
@@ -30,7 +32,7 @@ public sealed record ZarMetadataHeader
     //   children offset, count  32  8+8  (u32 entry indexes)
     //   extents offset, count   48  8+8  (records of 24 bytes)
     //   xattrs offset, count    64  8+8  (records of 16 bytes)
-    //   contents offset, count  80  8+8  (SHA-256 digests, 32 bytes)
+    //   contents offset, count  80  8+8  (XXH3-128 digests, 16 bytes)
     //   strings offset, length  96  8+8  (bytes)
     //   checksum table offset  112   8
     //   reserved               120   8
@@ -77,7 +79,7 @@ public sealed record ZarMetadataHeader
         Check(h.Children, 4, "children");
         Check(h.Extents, ZarExtentRecord.Size, "extents");
         Check(h.Xattrs, ZarXattrRecord.Size, "xattrs");
-        Check(h.Contents, 32, "contents");
+        Check(h.Contents, DigestSize, "contents");
         Check(h.Strings, 1, "strings");
         if (h.ChecksumTableOffset > metadataLength) throw new ZarFormatException($"{file}: zar checksum table out of bounds (corrupted)");
         return h;

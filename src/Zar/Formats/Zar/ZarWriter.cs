@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using Zar.IO;
 using Zar.Model;
 
@@ -10,7 +10,7 @@ public sealed class ZarWriterOptions
 {
     /// <summary>Start every file's data at a 4096-byte boundary so it can be mmap'ed straight from the image.</summary>
     public bool PageAlign { get; init; } = true;
-    /// <summary>Store identical contents once (SHA-256 of the content).</summary>
+    /// <summary>Store identical contents once (same XXH3-128 digest and length, then confirmed byte for byte).</summary>
     public bool Deduplicate { get; init; } = true;
     /// <summary>Reports bytes of file data consumed so far.</summary>
     public IProgress<long>? Progress { get; init; }
@@ -44,7 +44,7 @@ public sealed class ZarWriter
     readonly ZarWriterOptions _options;
     readonly Dictionary<string, Node> _nodes = new();
     readonly Dictionary<long, Node> _bySourceInode = new();
-    readonly Dictionary<UInt128Key, (ulong Begin, ulong End, uint Id)> _contents = new();
+    readonly Dictionary<(UInt128 Digest, long Length), (ulong Begin, ulong End, uint Id)> _contents = new();
     readonly List<byte[]> _hashes = new();
     readonly byte[] _buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
     long _pos;
@@ -52,18 +52,15 @@ public sealed class ZarWriter
     long _dedupFiles, _dedupBytes, _holeBytes;
     bool _finished;
 
-    readonly record struct UInt128Key(UInt128 A, UInt128 B)
-    {
-        public static UInt128Key From(ReadOnlySpan<byte> h) => new(
-            new UInt128(BinaryPrimitives.ReadUInt64LittleEndian(h), BinaryPrimitives.ReadUInt64LittleEndian(h[8..])),
-            new UInt128(BinaryPrimitives.ReadUInt64LittleEndian(h[16..]), BinaryPrimitives.ReadUInt64LittleEndian(h[24..])));
-    }
+    readonly byte[] _compare = new byte[1 << 16];
+    readonly XxHash128 _hash = new();
 
     public ZarWriter(Stream output, ZarWriterOptions? options = null)
     {
-        if (!output.CanSeek || !output.CanWrite) throw new ArgumentException("zar output must be a seekable, writable stream");
-        _out = output;
         _options = options ?? new ZarWriterOptions();
+        if (!output.CanSeek || !output.CanWrite || _options.Deduplicate && !output.CanRead)
+            throw new ArgumentException("zar output must be a seekable, writable (and, to deduplicate, readable) stream");
+        _out = output;
         _pos = 0;
         _out.Position = 0;
     }
@@ -126,21 +123,21 @@ public sealed class ZarWriter
         if (_options.PageAlign) _pos = Align(_pos, PageSize);
         long start = _pos;
         _out.Position = start;
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        _hash.Reset();
         long left = stored;
         while (left > 0)
         {
             int n = data.Read(_buffer, 0, (int)Math.Min(_buffer.Length, left));
             if (n <= 0) throw new ZarException($"{ZarPath.Display(e.Path)}: data ended {left} bytes early (file changed while reading?)");
-            sha.AppendData(_buffer, 0, n);
+            _hash.Append(_buffer.AsSpan(0, n));
             _out.Write(_buffer, 0, n);
             left -= n;
             _progress += n;
             _options.Progress?.Report(_progress);
         }
-        var hash = sha.GetHashAndReset();
-        var key = UInt128Key.From(hash);
-        if (!sparse && _options.Deduplicate && _contents.TryGetValue(key, out var existing) && (long)(existing.End - existing.Begin) == stored)
+        var hash = _hash.GetCurrentHash();
+        var key = (_hash.GetCurrentHashAsUInt128(), stored);
+        if (!sparse && _options.Deduplicate && _contents.TryGetValue(key, out var existing) && SameBytes(existing.Begin, (ulong)start, stored))
         {
             // Same bytes already stored: point at them and let the next file overwrite these.
             node.Begin = existing.Begin;
@@ -169,6 +166,28 @@ public sealed class ZarWriter
                 at += x.Length;
             }
         }
+    }
+
+    /// <summary>
+    /// XXH3 is not collision-resistant, so a digest match is only trusted after comparing the bytes:
+    /// a crafted collision can never make two different files share data.
+    /// </summary>
+    bool SameBytes(ulong earlier, ulong current, long length)
+    {
+        _out.Flush();
+        var other = _buffer.AsSpan(0, _compare.Length);
+        for (long done = 0; done < length;)
+        {
+            int n = (int)Math.Min(_compare.Length, length - done);
+            _out.Position = (long)earlier + done;
+            _out.ReadExactly(_compare, 0, n);
+            _out.Position = (long)current + done;
+            _out.ReadExactly(other[..n]);
+            if (!_compare.AsSpan(0, n).SequenceEqual(other[..n])) { _out.Position = (long)current + length; return false; }
+            done += n;
+        }
+        _out.Position = (long)current + length;
+        return true;
     }
 
     static long Align(long v, long a) => (v + a - 1) / a * a;
@@ -302,8 +321,8 @@ public sealed class ZarWriter
             meta.Append(bytes);
             return s;
         }
-        var hashes = new byte[_hashes.Count * 32];
-        for (int i = 0; i < _hashes.Count; i++) _hashes[i].CopyTo(hashes, i * 32);
+        var hashes = new byte[_hashes.Count * ZarMetadataHeader.DigestSize];
+        for (int i = 0; i < _hashes.Count; i++) _hashes[i].CopyTo(hashes, i * ZarMetadataHeader.DigestSize);
         var header = new ZarMetadataHeader
         {
             Entries = Section(records, (ulong)nodes.Length),
