@@ -108,6 +108,23 @@ public class ZarFormatTests
         Assert.True(totalPages > 500, $"metadata has {totalPages} pages");
         Assert.True(img.VerifiedPageCount <= 2 * 16 + 4, $"{img.VerifiedPageCount} of {totalPages} pages touched");
         Assert.Null(img.Lookup("file-with-a-longish-name-99999x"));
+        Assert.True(img.VerifiedPageCount <= 8, $"{img.VerifiedPageCount} pages after a hit and a miss: the hash index should need a few");
+    }
+
+    [Fact]
+    public void Hash_index_and_binary_search_agree_on_every_path_and_on_misses()
+    {
+        using var t = new TempDir();
+        TreeFixture.CreateEverything(t["src"]);
+        using (var src = new HostDirectory(t["src"])) ZarBuilder.Create(src, t["img.zar"]);
+        using var img = ZarImage.Open(t["img.zar"]);
+        foreach (var e in img.Walk())
+        {
+            Assert.Equal(e.Handle, img.Lookup(e.Path)!.Handle);
+            Assert.Equal(e.Handle, img.LookupBySearch(e.Path)!.Handle);
+            Assert.Null(img.Lookup(e.Path + "x"));
+            Assert.Null(img.LookupBySearch(e.Path + "x"));
+        }
     }
 
     [Fact]

@@ -156,6 +156,22 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
         Span<byte> stack = stackalloc byte[512];
         int n = ZarPath.Encode(path, stack);
         ReadOnlySpan<byte> key = n >= 0 ? stack[..n] : ZarPath.Encode(path);
+        ulong slots = Header.PathIndex.Count, mask = slots - 1;
+        ulong slot = ZarWriter.PathHash(key) & mask;
+        // Linear probing; bounded by the table size so a crafted full table cannot loop.
+        for (ulong probe = 0; probe < slots; probe++, slot = (slot + 1) & mask)
+        {
+            uint index = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(Meta(Header.PathIndex.Offset + slot * 4, 4));
+            if (index == uint.MaxValue) return null;
+            if (PathBytes(index).SequenceEqual(key)) return MakeEntry(index, path);
+        }
+        return null;
+    }
+
+    /// <summary>The same look-up by binary search over the sorted entry table (the index's cross-check in tests).</summary>
+    internal Entry? LookupBySearch(string path)
+    {
+        var key = ZarPath.Encode(path);
         long lo = 0, hi = (long)Header.Entries.Count - 1;
         while (lo <= hi)
         {
@@ -172,7 +188,8 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
         var r = Record(index);
         var pathBytes = Str(r.PathOffset, r.PathLength);
         var path = knownPath ?? ZarPath.Decode(pathBytes);
-        if (!ZarPath.IsNormal(path) || (index == 0) != (path.Length == 0)) throw Corrupt($"entry {index} has an invalid path");
+        // A path found by look-up is byte-equal to the normalized one asked for: no need to re-check it.
+        if (knownPath == null && !ZarPath.IsNormal(path) || (index == 0) != (path.Length == 0)) throw Corrupt($"entry {index} has an invalid path");
         if (r.Type is < 1 or > 8 || r.Type == (byte)EntryType.Hardlink) throw Corrupt($"entry {ZarPath.Display(path)} has unknown type {r.Type}");
         if (r.Mode > 0xFFF || r.MtimeNanoseconds >= 1_000_000_000) throw Corrupt($"entry {ZarPath.Display(path)} has invalid mode or time");
         var type = (EntryType)r.Type;

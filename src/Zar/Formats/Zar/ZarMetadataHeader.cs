@@ -9,7 +9,7 @@ public readonly record struct ZarSection(ulong Offset, ulong Count);
 /// <summary>The 128-byte header at the start of the metadata region (docs/zar-format.md, "Metadata header").</summary>
 public sealed record ZarMetadataHeader
 {
-    public const int Size = 128;
+    public const int Size = 160;
     public const uint ChecksumPageSize = 4096;
     /// <summary>Content digests are XXH3-128, stored as its canonical 16-byte big-endian form.</summary>
     public const int DigestSize = 16;
@@ -21,6 +21,8 @@ public sealed record ZarMetadataHeader
     public ZarSection Xattrs { get; init; }
     public ZarSection Contents { get; init; }
     public ZarSection Strings { get; init; }
+    /// <summary>Path hash index: u32 entry indexes in a power-of-two open-addressing table (0xFFFFFFFF = empty).</summary>
+    public ZarSection PathIndex { get; init; }
     /// <summary>Offset of the page-checksum table; it covers metadata bytes [0, this).</summary>
     public ulong ChecksumTableOffset { get; init; }
 
@@ -34,8 +36,9 @@ public sealed record ZarMetadataHeader
     //   xattrs offset, count    64  8+8  (records of 16 bytes)
     //   contents offset, count  80  8+8  (XXH3-128 digests, 16 bytes)
     //   strings offset, length  96  8+8  (bytes)
-    //   checksum table offset  112   8
-    //   reserved               120   8
+    //   path index offset, count 112 8+8 (u32 slots, power of two, 0xFFFFFFFF empty)
+    //   checksum table offset  128   8
+    //   reserved               136  24
     public void Write(Span<byte> b)
     {
         b[..Size].Clear();
@@ -48,7 +51,8 @@ public sealed record ZarMetadataHeader
         WriteSection(b[64..], Xattrs);
         WriteSection(b[80..], Contents);
         WriteSection(b[96..], Strings);
-        BinaryPrimitives.WriteUInt64LittleEndian(b[112..], ChecksumTableOffset);
+        WriteSection(b[112..], PathIndex);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[128..], ChecksumTableOffset);
     }
 
     static void WriteSection(Span<byte> b, ZarSection s)
@@ -73,7 +77,8 @@ public sealed record ZarMetadataHeader
             Xattrs = ReadSection(b[64..]),
             Contents = ReadSection(b[80..]),
             Strings = ReadSection(b[96..]),
-            ChecksumTableOffset = BinaryPrimitives.ReadUInt64LittleEndian(b[112..]),
+            PathIndex = ReadSection(b[112..]),
+            ChecksumTableOffset = BinaryPrimitives.ReadUInt64LittleEndian(b[128..]),
         };
         Check(h.Entries, ZarEntryRecord.Size, "entries");
         Check(h.Children, 4, "children");
@@ -81,6 +86,9 @@ public sealed record ZarMetadataHeader
         Check(h.Xattrs, ZarXattrRecord.Size, "xattrs");
         Check(h.Contents, DigestSize, "contents");
         Check(h.Strings, 1, "strings");
+        Check(h.PathIndex, 4, "path index");
+        if (h.PathIndex.Count < h.Entries.Count || !ulong.IsPow2(h.PathIndex.Count))
+            throw new ZarFormatException($"{file}: zar path index has a bad size (corrupted)");
         if (h.ChecksumTableOffset > metadataLength) throw new ZarFormatException($"{file}: zar checksum table out of bounds (corrupted)");
         return h;
 
