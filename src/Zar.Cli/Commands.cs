@@ -209,25 +209,36 @@ static class Commands
             bool o = r.GetResult(output) != null, l = r.GetResult(perLayer) != null;
             if (o == l) r.AddError("give exactly one of --output FILE or --per-layer DIR");
         });
-        cmd.SetAction(p => Errors.Guard(() => ProgressBar.Multi(sink =>
+        cmd.SetAction(p => Errors.Guard(() =>
         {
-            var fmt = p.GetValue(format) == "erofs" ? ImageFormat.Erofs : ImageFormat.Zar;
-            using var stack = ImageOptions.OpenStack(p, p.GetValue(source)!, sink);
-            foreach (var w in stack.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
-            long total = stack.Layers.Sum(l => l.TarBytes);
-            if (p.GetValue(output) is { } outPath)
+            // Lines are printed after the bars are gone so stdout never interleaves with them.
+            var lines = ProgressBar.Multi(sink =>
             {
-                var f = Converter.Flatten(stack, outPath, fmt, !p.GetValue(noAlign), sink.Task("writing " + Path.GetFileName(outPath), total));
-                Console.WriteLine($"{f.Path}: {stack.Layers.Count} layers flattened, {f.Bytes} bytes");
-            }
-            else
-            {
-                var files = Converter.PerLayer(stack, p.GetValue(perLayer)!, fmt, !p.GetValue(noAlign),
-                    i => sink.Task($"layer {i + 1}/{stack.Layers.Count}", stack.Layers[i].TarBytes));
-                foreach (var f in files) Console.WriteLine($"{f.Path}: layer {f.Layer + 1}, {f.Bytes} bytes");
-            }
+                var printed = new List<string>();
+                var fmt = p.GetValue(format) == "erofs" ? ImageFormat.Erofs : ImageFormat.Zar;
+                using var stack = ImageOptions.OpenStack(p, p.GetValue(source)!, sink);
+                foreach (var w in stack.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
+                long total = stack.Layers.Sum(l => l.TarBytes);
+                if (p.GetValue(output) is { } outPath)
+                {
+                    var bar = sink.Task("writing " + Path.GetFileName(outPath), total);
+                    var f = Converter.Flatten(stack, outPath, fmt, !p.GetValue(noAlign), bar);
+                    bar?.Report(total);
+                    printed.Add($"{f.Path}: {stack.Layers.Count} layers flattened, {f.Bytes} bytes");
+                }
+                else
+                {
+                    var bars = new Dictionary<int, IProgress<long>?>();
+                    var files = Converter.PerLayer(stack, p.GetValue(perLayer)!, fmt, !p.GetValue(noAlign),
+                        i => bars[i] = sink.Task($"layer {i + 1}/{stack.Layers.Count}", stack.Layers[i].TarBytes));
+                    foreach (var (i, bar) in bars) bar?.Report(stack.Layers[i].TarBytes);
+                    foreach (var f in files) printed.Add($"{f.Path}: layer {f.Layer + 1}, {f.Bytes} bytes");
+                }
+                return printed;
+            });
+            foreach (var line in lines) Console.WriteLine(line);
             return 0;
-        })));
+        }));
         return cmd;
     }
 

@@ -8,7 +8,13 @@ static class ProgressBar
     public static bool Interactive => !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
 
     public static T Run<T>(string title, long total, Func<IProgress<long>?, T> work) =>
-        Multi(sink => work(total > 0 ? sink.Task(title, total) : null));
+        Multi(sink =>
+        {
+            var bar = total > 0 ? sink.Task(title, total) : null;
+            var result = work(bar);
+            bar?.Report(total);
+            return result;
+        });
 
     /// <summary>Several bars (downloads, layers, writing) added as the work discovers them.</summary>
     public static T Multi<T>(Func<ProgressSink, T> work)
