@@ -1,0 +1,205 @@
+using Zar.Model;
+using Zar.Sources.Images;
+using Zar.Sources.Tar;
+
+namespace Zar.Sources.Layers;
+
+public sealed class LayerStackOptions
+{
+    /// <summary>Check each blob against its digest and each uncompressed tar against its diff_id while scanning.</summary>
+    public bool Verify { get; init; } = true;
+
+    /// <summary>Decompress gzip/zstd layers into temporary files during the scan (one uncompressed layer's worth
+    /// of temp space each) so file data can be read in any order at disk speed. Off: compressed layers are
+    /// re-decompressed on demand — fine for <see cref="LayerTreeFileSystem.CopyTo"/> (layer order), slow for
+    /// reads in walk order (measured on a Debian image: 14.5 s instead of 0.1 s for 193 MiB).</summary>
+    public bool SpillCompressedLayers { get; init; } = true;
+
+    /// <summary>Where spilled layers go (default: the system temp directory).</summary>
+    public string? TempDirectory { get; init; }
+
+    public UnsafePathPolicy UnsafePaths { get; init; } = UnsafePathPolicy.Clamp;
+}
+
+/// <summary>What the scan learned about one layer.</summary>
+public sealed record LayerInfo(int Index, string Description, LayerCompression Compression, int MemberCount, long TarBytes, string? Digest, string? DiffId);
+
+/// <summary>
+/// The layers of an image applied on top of each other without extracting anything: each layer tar is read
+/// once (headers only are kept, data stays in the layer as (layer, tar offset) references), verified, and
+/// merged with overlay/OCI semantics into an in-memory tree. <see cref="Merged"/> is the flattened root
+/// filesystem; <see cref="GetLayer"/> gives each layer as an overlay upper directory would hold it.
+/// </summary>
+public sealed class LayerStack : IDisposable
+{
+    readonly IImageSource? _ownedSource;
+    readonly LayerData[] _data;
+    readonly FrozenTree[] _upperTrees;
+    readonly LayerTreeFileSystem _merged;
+    readonly List<string> _warnings;
+    readonly Dictionary<(int, WhiteoutFormat), LayerTreeFileSystem> _layerFs = new();
+
+    public IImageSource Source { get; }
+    /// <summary>The image config (Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Labels, diff_ids).</summary>
+    public ImageConfiguration Config => Source.Config;
+    public IReadOnlyList<LayerInfo> Layers { get; }
+    /// <summary>Oddities tolerated while merging (things containerd would warn about).</summary>
+    public IReadOnlyList<string> Warnings => _warnings;
+
+    /// <summary>The flattened filesystem (all layers applied).</summary>
+    public LayerTreeFileSystem Merged => _merged;
+
+    LayerStack(IImageSource source, bool ownsSource, LayerData[] data, LayerInfo[] infos, FrozenTree[] upperTrees, FrozenTree merged, List<string> warnings)
+    {
+        Source = source;
+        _ownedSource = ownsSource ? source : null;
+        _data = data;
+        Layers = infos;
+        _upperTrees = upperTrees;
+        _warnings = warnings;
+        _merged = new LayerTreeFileSystem($"{source.Description} (merged)", merged, _data);
+    }
+
+    /// <summary>Scans and merges every layer of <paramref name="source"/>. With <paramref name="ownsSource"/>, disposing the stack disposes the source.</summary>
+    public static LayerStack Open(IImageSource source, LayerStackOptions? options = null, bool ownsSource = false)
+    {
+        options ??= new LayerStackOptions();
+        var warnings = new List<string>();
+        var merger = new LayerMerger(options.UnsafePaths, warnings);
+        var data = new List<LayerData>();
+        var infos = new List<LayerInfo>();
+        var upperTrees = new List<FrozenTree>();
+        var diffIds = source.Config.DiffIds;
+        if (diffIds.Count != 0 && diffIds.Count != source.Layers.Count)
+            throw new ZarFormatException($"{source.Description}: the config lists {diffIds.Count} diff_ids for {source.Layers.Count} layers");
+        try
+        {
+            for (int i = 0; i < source.Layers.Count; i++)
+            {
+                var layer = source.Layers[i];
+                var what = $"{source.Description}: layer {i + 1}/{source.Layers.Count} ({layer.Digest ?? layer.DiffId ?? layer.Description})";
+                var diffId = layer.DiffId ?? (diffIds.Count > i ? diffIds[i] : null);
+                var (members, compression, tarBytes, spill) = Scan(layer, diffId, what, options);
+                var ld = new LayerData(layer, what, compression, spill);
+                data.Add(ld);
+                infos.Add(new LayerInfo(i, what, compression, members.Count, tarBytes, layer.Digest, diffId));
+                var upper = merger.Apply(i, what, members);
+                // Later layers may change attributes of inodes this layer holds (hardlink headers, directories):
+                // an upper tree is a snapshot taken now.
+                upperTrees.Add(FrozenTree.FromUpper(upper));
+            }
+            var merged = FrozenTree.FromMerged(merger.Root);
+            return new LayerStack(source, ownsSource, data.ToArray(), infos.ToArray(), upperTrees.ToArray(), merged, warnings);
+        }
+        catch
+        {
+            foreach (var d in data) d.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens an image reference (see <see cref="ImageSources"/>) and merges it; the stack owns the source.</summary>
+    public static LayerStack Open(string reference, ImageSourceOptions? sourceOptions = null, LayerStackOptions? options = null)
+    {
+        var source = ImageSources.OpenSource(reference, sourceOptions);
+        try { return Open(source, options, ownsSource: true); }
+        catch { source.Dispose(); throw; }
+    }
+
+    static (List<LayerMember>, LayerCompression, long, string?) Scan(ImageLayer layer, string? diffId, string what, LayerStackOptions options)
+    {
+        var members = new List<LayerMember>();
+        string? spillPath = null;
+        FileStream? spill = null;
+        using var raw = layer.OpenLayer();
+        try
+        {
+            DigestingStream? blobCheck = options.Verify && layer.Digest != null
+                ? new DigestingStream(raw, layer.Digest, layer.Size, $"{what}: blob", leaveOpen: true) : null;
+            Stream tarStream;
+            LayerCompression compression;
+            if (blobCheck == null && raw.CanSeek)
+            {
+                // Nothing to hash: let the tar reader seek over file data.
+                using (LayerStream.Open(raw, out compression, leaveOpen: true)) { }
+                raw.Position = 0;
+                tarStream = compression == LayerCompression.None ? raw : LayerStream.Open(raw, out compression, leaveOpen: true);
+            }
+            else tarStream = LayerStream.Open(blobCheck ?? (Stream)raw, out compression, leaveOpen: true);
+
+            DigestingStream? diffCheck = null;
+            bool diffIsBlob = compression == LayerCompression.None && blobCheck != null && layer.Digest == diffId;
+            if (options.Verify && diffId != null && !diffIsBlob)
+                tarStream = diffCheck = new DigestingStream(tarStream, diffId, -1, $"{what}: uncompressed tar (diff_id)", leaveOpen: true);
+            if (options.SpillCompressedLayers && compression != LayerCompression.None)
+            {
+                spillPath = Path.Combine(options.TempDirectory ?? Path.GetTempPath(), $"zar-layer-{Guid.NewGuid():N}.tar");
+                spill = new FileStream(spillPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
+                tarStream = new TeeStream(tarStream, spill);
+            }
+            long tarBytes;
+            using (var reader = new TarReader(tarStream, what, leaveOpen: true))
+            {
+                while (reader.Next() is { } te)
+                    members.Add(new LayerMember(te.Entry, te.RawName, te.RawLinkName, te.Escapes));
+                tarBytes = reader.Position;
+            }
+            // The digests cover every byte, end-of-archive padding included.
+            if (diffCheck != null) diffCheck.Finish();
+            else if (spill != null || blobCheck != null) Drain(tarStream);
+            blobCheck?.Finish();
+            spill?.Dispose();
+            spill = null;
+            return (members, compression, tarBytes, spillPath);
+        }
+        catch (InvalidDataException e)
+        {
+            Cleanup();
+            throw new ZarFormatException($"{what}: {e.Message}", e);
+        }
+        catch
+        {
+            Cleanup();
+            throw;
+        }
+
+        void Cleanup()
+        {
+            spill?.Dispose();
+            if (spillPath != null) try { File.Delete(spillPath); } catch (IOException) { }
+        }
+    }
+
+    static void Drain(Stream s)
+    {
+        var buf = new byte[81920];
+        while (s.Read(buf) > 0) { }
+    }
+
+    /// <summary>
+    /// Layer <paramref name="index"/> (0 = bottom) as a tree of its own: what the layer adds or changes,
+    /// plus the lower directories and hardlink targets it needs (copied up, as overlayfs would), and its
+    /// deletions as whiteouts in <paramref name="format"/>. Stacking these trees with overlayfs (lowerdir =
+    /// top:...:bottom) gives <see cref="Merged"/>.
+    /// Aufs form keeps the tar's whiteout files, except that a whiteout whose name the same layer re-creates is
+    /// dropped (the new entry hides the lower one anyway); a re-created directory gets an opaque marker instead.
+    /// </summary>
+    public LayerTreeFileSystem GetLayer(int index, WhiteoutFormat format = WhiteoutFormat.Aufs)
+    {
+        if (index < 0 || index >= _upperTrees.Length) throw new ArgumentOutOfRangeException(nameof(index));
+        lock (_layerFs)
+        {
+            if (_layerFs.TryGetValue((index, format), out var fs)) return fs;
+            var tree = _upperTrees[index].WithWhiteouts(format);
+            fs = new LayerTreeFileSystem($"{Source.Description} layer {index + 1}/{_upperTrees.Length}", tree, _data);
+            _layerFs[(index, format)] = fs;
+            return fs;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in _data) d.Dispose();
+        _ownedSource?.Dispose();
+    }
+}
