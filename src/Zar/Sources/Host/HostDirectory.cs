@@ -151,7 +151,8 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
     {
         // The l*xattr calls take a path; /proc/self/fd/N/name resolves the parent through the
         // already-opened directory, so no component of the image path is followed.
-        var full = Libc.Z(name.Length == 0 ? $"/proc/self/fd/{dirFd}" : $"/proc/self/fd/{dirFd}/{name}");
+        // For the directory itself "/." is needed: l*xattr on the bare /proc/self/fd/N would act on the magic link.
+        var full = Libc.Z(name.Length == 0 ? $"/proc/self/fd/{dirFd}/." : $"/proc/self/fd/{dirFd}/{name}");
         fixed (byte* p = full)
         {
             nint size = Libc.llistxattr(p, null, 0);

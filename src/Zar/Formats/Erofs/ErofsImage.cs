@@ -1,0 +1,558 @@
+using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
+using Zar.Model;
+
+namespace Zar.Formats.Erofs;
+
+/// <summary>
+/// An uncompressed EROFS image (plain, inline and chunk-based layouts; any block size 512..4096;
+/// flat-mode device tables as in tarfs disks) read through a memory map. Every on-disk number is
+/// range-checked: a damaged image gives a one-line <see cref="ZarFormatException"/>.
+/// </summary>
+public sealed unsafe class ErofsImage : IReadOnlyFileSystem
+{
+    readonly string _path;
+    readonly MemoryMappedFile? _map;
+    readonly MemoryMappedViewAccessor? _view;
+    readonly byte* _base;
+    readonly long _length;
+    readonly int _bs, _bits;
+    readonly long _metaBase, _xattrBase;
+    readonly uint[] _deviceBlockAddress = [];
+    readonly int _deviceIdMask;
+    readonly Entry _root;
+
+    public ErofsSuperblock Superblock { get; }
+    public string Description => $"EROFS image {_path}";
+
+    public static ErofsImage Open(string path) => new(path);
+
+    /// <summary>True when the file carries the EROFS magic at byte 1024 (for format detection).</summary>
+    public static bool IsErofs(string path)
+    {
+        try
+        {
+            using var f = File.OpenHandle(path);
+            Span<byte> magic = stackalloc byte[4];
+            return RandomAccess.Read(f, magic, ErofsFormat.SuperblockOffset) == 4
+                && BinaryPrimitives.ReadUInt32LittleEndian(magic) == ErofsFormat.Magic;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    ErofsImage(string path)
+    {
+        _path = path;
+        if (!File.Exists(path)) throw new ZarNotFoundException($"{path}: no such file");
+        long length;
+        try { length = new FileInfo(path).Length; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ZarException($"{path}: {e.Message}"); }
+        if (length < ErofsFormat.SuperblockOffset + ErofsFormat.SuperblockSize)
+            throw Corrupt($"too short for an EROFS image ({length} bytes)");
+        try
+        {
+            _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _view?.Dispose();
+            _map?.Dispose();
+            throw new ZarException($"{path}: cannot map: {e.Message}");
+        }
+        byte* p = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _base = p + _view.PointerOffset;
+        _length = length;
+        try
+        {
+            var raw = Span(ErofsFormat.SuperblockOffset, ErofsFormat.SuperblockSize);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(raw) != ErofsFormat.Magic) throw Corrupt("not an EROFS image (bad magic)");
+            var sb = ErofsSuperblock.Parse(raw);
+            if (sb.BlockSizeBits < 9 || sb.BlockSizeBits > 12) throw Corrupt($"unsupported block size 2^{sb.BlockSizeBits}");
+            _bits = sb.BlockSizeBits;
+            _bs = 1 << _bits;
+            if ((sb.FeatureCompat & ErofsFormat.CompatSbChecksum) != 0)
+            {
+                int covered = _bs > ErofsFormat.SuperblockOffset ? _bs - ErofsFormat.SuperblockOffset : _bs;
+                uint crc = ErofsSuperblock.ComputeChecksum(Span(ErofsFormat.SuperblockOffset, covered), _bs);
+                sb = sb with { ChecksumValid = crc == sb.Checksum };
+                if (crc != sb.Checksum) throw Corrupt($"superblock checksum mismatch (stored 0x{sb.Checksum:x8}, computed 0x{crc:x8})");
+            }
+            Superblock = sb;
+            if ((sb.FeatureIncompat & ErofsFormat.IncompatCompression) != 0)
+                throw new ZarNotSupportedException($"{path}: compressed EROFS not supported");
+            uint unknown = sb.FeatureIncompat & ~(ErofsFormat.IncompatChunkedFile | ErofsFormat.IncompatDeviceTable);
+            if (unknown != 0) throw new ZarNotSupportedException($"{path}: EROFS feature 0x{unknown:x} not supported");
+            if (sb.ExtSlots != 0 && ErofsFormat.SuperblockOffset + ErofsFormat.SuperblockSize + 16L * sb.ExtSlots > _length)
+                throw Corrupt("superblock extension beyond the end");
+            _metaBase = (long)sb.MetaBlockAddress << _bits;
+            _xattrBase = (long)sb.XattrBlockAddress << _bits;
+            if ((sb.FeatureIncompat & ErofsFormat.IncompatDeviceTable) != 0 && sb.ExtraDevices > 0)
+            {
+                _deviceBlockAddress = new uint[sb.ExtraDevices];
+                long slots = (long)sb.DeviceTableSlotOffset * 128;
+                for (int i = 0; i < sb.ExtraDevices; i++)
+                    _deviceBlockAddress[i] = BinaryPrimitives.ReadUInt32LittleEndian(Span(slots + i * 128L + 68, 4));
+                _deviceIdMask = (int)(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)sb.ExtraDevices + 1) - 1);
+            }
+            _root = MakeEntry(sb.RootNid, "");
+            if (_root.Type != EntryType.Directory) throw Corrupt("root inode is not a directory");
+        }
+        catch (Exception e) when (IsParseSlip(e))
+        {
+            Dispose();
+            throw Corrupt($"corrupted EROFS metadata ({e.GetType().Name})");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Key/value lines for <c>zar inspect</c>: the file, then the superblock fields.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Describe()
+    {
+        var list = new List<KeyValuePair<string, string>> { new("file", _path), new("image size", _length.ToString()) };
+        list.AddRange(Superblock.Describe());
+        return list;
+    }
+
+    ZarFormatException Corrupt(string what) => new($"{_path}: {what}");
+    ZarFormatException Corrupt(string path, string what) => new($"{_path}: {ZarPath.Display(path)}: {what}");
+
+    /// <summary>A bounds-checked view of image bytes.</summary>
+    ReadOnlySpan<byte> Span(long offset, int length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (offset < 0 || length < 0 || offset > _length - length)
+            throw Corrupt($"reference beyond the end of the image (offset {offset}, {length} bytes, image {_length} bytes)");
+        return new ReadOnlySpan<byte>(_base + offset, length);
+    }
+
+    public Entry Root => _root;
+
+    /// <summary>Inode plus where it is and what follows it.</summary>
+    sealed class InodeInfo
+    {
+        public required ErofsInode Inode;
+        public long Nid;
+        public long Pos;
+        public int XattrSize;
+        public long AfterXattrs => Pos + Inode.InodeSize + XattrSize;
+    }
+
+    InodeInfo ReadInode(long nid, string path)
+    {
+        if (nid < 0 || nid > (_length >> 5)) throw Corrupt(path, $"inode number {nid} out of range");
+        long pos = _metaBase + nid * 32;
+        var head = Span(pos, 2);
+        ushort format = BinaryPrimitives.ReadUInt16LittleEndian(head);
+        if ((format & ~0xFu) != 0) throw new ZarNotSupportedException($"{_path}: {ZarPath.Display(path)}: inode format 0x{format:x} not supported");
+        int size = (format & 1) != 0 ? ErofsFormat.ExtendedInodeSize : ErofsFormat.CompactInodeSize;
+        var inode = ErofsInode.Parse(Span(pos, size), format);
+        switch (inode.Layout)
+        {
+            case ErofsLayout.FlatPlain or ErofsLayout.FlatInline or ErofsLayout.ChunkBased: break;
+            case ErofsLayout.CompressedFull or ErofsLayout.CompressedCompact:
+                throw new ZarNotSupportedException($"{_path}: {ZarPath.Display(path)}: compressed EROFS not supported");
+            default: throw Corrupt(path, $"invalid data layout {(int)inode.Layout}");
+        }
+        if (!inode.Extended)
+        {
+            // Kernels 6.15+ add the compact i_mtime to the epoch; older writers leave it 0 (= build time).
+            inode.MtimeSeconds = Superblock.BuildTime + inode.CompactMtimeDelta;
+            inode.MtimeNanoseconds = Superblock.BuildTimeNanoseconds;
+        }
+        if (inode.Size > long.MaxValue / 2) throw Corrupt(path, $"size {inode.Size} out of range");
+        if (inode.MtimeNanoseconds > 999_999_999) inode.MtimeNanoseconds = 999_999_999;
+        int xsize = inode.XattrSize;
+        if (xsize > 0) Span(pos + size, xsize);
+        return new InodeInfo { Inode = inode, Nid = nid, Pos = pos, XattrSize = xsize };
+    }
+
+    Entry MakeEntry(long nid, string path)
+    {
+        var info = ReadInode(nid, path);
+        var ino = info.Inode;
+        EntryType type;
+        try { type = Entry.TypeFromUnixMode(ino.Mode); }
+        catch (ZarFormatException) { throw Corrupt(path, $"unknown file type in mode 0{Convert.ToString(ino.Mode, 8)}"); }
+        long size = (long)ino.Size;
+        string? link = null;
+        uint major = 0, minor = 0;
+        IReadOnlyList<DataExtent>? extents = null;
+        switch (type)
+        {
+            case EntryType.Symlink:
+                if (size > 65536) throw Corrupt(path, $"symlink target of {size} bytes");
+                var target = new byte[size];
+                if (ReadData(info, path, 0, target) != size) throw Corrupt(path, "symlink target truncated");
+                link = ZarPath.Decode(target);
+                break;
+            case EntryType.CharDevice or EntryType.BlockDevice:
+                (major, minor) = ErofsFormat.DecodeDev(ino.U);
+                break;
+            case EntryType.Regular when ino.Layout == ErofsLayout.ChunkBased:
+                extents = ChunkExtents(info, path);
+                break;
+        }
+        return new Entry
+        {
+            Path = path,
+            Type = type,
+            Mode = ino.Mode & 0xFFFu,
+            Uid = ino.Uid,
+            Gid = ino.Gid,
+            MtimeSeconds = ino.MtimeSeconds,
+            MtimeNanoseconds = ino.MtimeNanoseconds,
+            Size = type == EntryType.Regular ? size : 0,
+            LinkTarget = link,
+            DevMajor = major,
+            DevMinor = minor,
+            Xattrs = ReadXattrs(info, path),
+            // nid 0 is legal only with a non-zero meta_blkaddr; Entry.Inode 0 means "no identity".
+            Inode = nid == 0 ? long.MaxValue : nid,
+            LinkCount = type == EntryType.Directory ? 1 : Math.Max(1u, ino.Nlink),
+            IsSparse = extents != null,
+            Extents = extents,
+            Handle = nid,
+        };
+    }
+
+    // ---- xattrs -------------------------------------------------------------------------------
+
+    IReadOnlyList<Xattr> ReadXattrs(InodeInfo info, string path)
+    {
+        if (info.XattrSize == 0) return Array.Empty<Xattr>();
+        if (info.XattrSize < ErofsXattrs.HeaderSize) throw Corrupt(path, "xattr body too small");
+        var body = Span(info.Pos + info.Inode.InodeSize, info.XattrSize);
+        int shared = body[4];
+        int off = ErofsXattrs.HeaderSize;
+        if (off + shared * 4 > body.Length) throw Corrupt(path, "shared xattr count beyond the xattr body");
+        var result = new List<Xattr>();
+        for (int i = 0; i < shared; i++)
+        {
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(body[(off + 4 * i)..]);
+            long at = _xattrBase + id * 4L;
+            var head = Span(at, ErofsXattrs.EntryHeaderSize);
+            int entrySize = ErofsXattrs.EntrySize(head[0], BinaryPrimitives.ReadUInt16LittleEndian(head[2..]));
+            ParseXattr(Span(at, entrySize), path, result);
+        }
+        off += shared * 4;
+        while (off < body.Length)
+        {
+            if (body.Length - off < ErofsXattrs.EntryHeaderSize) throw Corrupt(path, "truncated xattr entry");
+            int entrySize = ErofsXattrs.EntrySize(body[off], BinaryPrimitives.ReadUInt16LittleEndian(body[(off + 2)..]));
+            if (off + entrySize > body.Length) throw Corrupt(path, "xattr entry beyond the xattr body");
+            ParseXattr(body.Slice(off, entrySize), path, result);
+            off += entrySize;
+        }
+        result.Sort((a, b) => ZarPath.CompareNames(a.Name, b.Name));
+        for (int i = 1; i < result.Count; i++)
+            if (result[i].Name == result[i - 1].Name) throw Corrupt(path, $"duplicate xattr {ZarPath.Display(result[i].Name)}");
+        return result;
+    }
+
+    void ParseXattr(ReadOnlySpan<byte> e, string path, List<Xattr> into)
+    {
+        int nameLen = e[0];
+        byte index = e[1];
+        int valueLen = BinaryPrimitives.ReadUInt16LittleEndian(e[2..]);
+        var suffix = e.Slice(ErofsXattrs.EntryHeaderSize, nameLen);
+        if (index >= 0x80) throw new ZarNotSupportedException($"{_path}: {ZarPath.Display(path)}: long xattr name prefixes not supported");
+        if (suffix.IndexOf((byte)0) >= 0) throw Corrupt(path, "NUL in xattr name");
+        var name = ErofsXattrs.Join(index, suffix) ?? throw Corrupt(path, $"invalid xattr name index {index}");
+        into.Add(new Xattr(name, e.Slice(ErofsXattrs.EntryHeaderSize + nameLen, valueLen).ToArray()));
+    }
+
+    // ---- data mapping -------------------------------------------------------------------------
+
+    /// <summary>
+    /// Maps a logical offset to an image offset: returns the image offset (-1 for a hole) and the
+    /// number of bytes contiguous from there (bounded by the file size).
+    /// </summary>
+    (long Physical, long Length) Map(InodeInfo info, string path, long offset)
+    {
+        var ino = info.Inode;
+        long size = (long)ino.Size;
+        switch (ino.Layout)
+        {
+            case ErofsLayout.FlatPlain:
+                return (((long)ino.U << _bits) + offset, size - offset);
+            case ErofsLayout.FlatInline:
+            {
+                long lastBlock = (size - 1) >> _bits;
+                long tailStart = lastBlock << _bits;
+                if (offset < tailStart) return (((long)ino.U << _bits) + offset, tailStart - offset);
+                long at = info.AfterXattrs;
+                long tailLen = size - tailStart;
+                if ((at & (_bs - 1)) + tailLen > _bs) throw Corrupt(path, "inline data crosses a block boundary");
+                return (at + (offset - tailStart), size - offset);
+            }
+            case ErofsLayout.ChunkBased:
+            {
+                var (chunkBits, unit, arrayPos) = ChunkGeometry(info, path);
+                long chunk = offset >> chunkBits;
+                long chunkStart = chunk << chunkBits;
+                long within = Math.Min(1L << chunkBits, size - chunkStart) - (offset - chunkStart);
+                long phys = ChunkAddress(arrayPos, unit, chunk);
+                return (phys < 0 ? -1 : phys + (offset - chunkStart), within);
+            }
+            default:
+                throw Corrupt(path, $"invalid data layout {(int)ino.Layout}");
+        }
+    }
+
+    (int ChunkBits, int Unit, long ArrayPos) ChunkGeometry(InodeInfo info, string path)
+    {
+        uint format = info.Inode.U & 0xFFFF;
+        if ((format & ~0x3Fu) != 0) throw new ZarNotSupportedException($"{_path}: {ZarPath.Display(path)}: chunk format 0x{format:x} not supported");
+        int chunkBits = _bits + (int)(format & ErofsFormat.ChunkFormatBlkbitsMask);
+        int unit = (format & ErofsFormat.ChunkFormatIndexes) != 0 ? 8 : 4;
+        long arrayPos = (info.AfterXattrs + unit - 1) & ~(long)(unit - 1);
+        long chunks = (((long)info.Inode.Size) + (1L << chunkBits) - 1) >> chunkBits;
+        if (chunks > (_length - arrayPos) / unit) throw Corrupt(path, "chunk table beyond the end of the image");
+        return (chunkBits, unit, arrayPos);
+    }
+
+    long ChunkAddress(long arrayPos, int unit, long chunk)
+    {
+        var e = Span(arrayPos + chunk * unit, unit);
+        if (unit == 4)
+        {
+            uint addr = BinaryPrimitives.ReadUInt32LittleEndian(e);
+            return addr == ErofsFormat.NullAddress ? -1 : (long)addr << _bits;
+        }
+        uint blk = BinaryPrimitives.ReadUInt32LittleEndian(e[4..]);
+        if (blk == ErofsFormat.NullAddress) return -1;
+        int device = BinaryPrimitives.ReadUInt16LittleEndian(e[2..]) & _deviceIdMask;
+        long baseBlock = 0;
+        if (device > 0)
+        {
+            uint mapped = _deviceBlockAddress[device - 1];
+            // Without a flat-mode address the data lives in a separate blob device.
+            if (mapped == 0) throw new ZarNotSupportedException($"{_path}: file data on an extra EROFS device (blob) is not supported");
+            baseBlock = mapped;
+        }
+        return (baseBlock + blk) << _bits;
+    }
+
+    IReadOnlyList<DataExtent>? ChunkExtents(InodeInfo info, string path)
+    {
+        long size = (long)info.Inode.Size;
+        if (size == 0) return null;
+        var (chunkBits, unit, arrayPos) = ChunkGeometry(info, path);
+        long chunks = (size + (1L << chunkBits) - 1) >> chunkBits;
+        var list = new List<DataExtent>();
+        bool hole = false;
+        for (long k = 0; k < chunks; k++)
+        {
+            if (ChunkAddress(arrayPos, unit, k) < 0) { hole = true; continue; }
+            long start = k << chunkBits, end = Math.Min(size, start + (1L << chunkBits));
+            if (list.Count > 0 && list[^1].End == start) list[^1] = new DataExtent(list[^1].Offset, end - list[^1].Offset);
+            else list.Add(new DataExtent(start, end - start));
+        }
+        return hole ? list : null;
+    }
+
+    int ReadData(InodeInfo info, string path, long offset, Span<byte> destination)
+    {
+        long size = (long)info.Inode.Size;
+        if (offset >= size || destination.Length == 0) return 0;
+        int total = (int)Math.Min(destination.Length, size - offset);
+        int done = 0;
+        while (done < total)
+        {
+            var (phys, len) = Map(info, path, offset + done);
+            int n = (int)Math.Min(total - done, Math.Max(1, len));
+            if (len <= 0) throw Corrupt(path, "bad block mapping");
+            if (phys < 0) destination.Slice(done, n).Clear();
+            else
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (phys < 0 || phys > _length - n)
+                    throw Corrupt(path, $"data block address out of range (offset {phys}, image {_length} bytes)");
+                new ReadOnlySpan<byte>(_base + phys, n).CopyTo(destination[done..]);
+            }
+            done += n;
+        }
+        return total;
+    }
+
+    public int Read(Entry file, long offset, Span<byte> destination)
+    {
+        if (file.Type != EntryType.Regular) throw new ZarException($"{Description}: {ZarPath.Display(file.Path)}: not a regular file");
+        if (offset < 0) throw new ZarException($"{Description}: {ZarPath.Display(file.Path)}: negative read offset");
+        try
+        {
+            var info = ReadInode(file.Handle, file.Path);
+            return ReadData(info, file.Path, offset, destination);
+        }
+        catch (Exception e) when (IsParseSlip(e)) { throw Corrupt(file.Path, $"corrupted EROFS metadata ({e.GetType().Name})"); }
+    }
+
+    // ---- directories --------------------------------------------------------------------------
+
+    readonly record struct Dirent(long Nid, byte[] Name, byte FileType);
+
+    /// <summary>All dirents (including "." and ".."), checked for layout and strict name order.</summary>
+    List<Dirent> ReadDirents(InodeInfo dir, string path)
+    {
+        long size = (long)dir.Inode.Size;
+        var result = new List<Dirent>();
+        var block = new byte[_bs];
+        for (long k = 0; k << _bits < size; k++)
+        {
+            int before = result.Count;
+            ReadDirBlock(dir, path, k, block, result);
+            if (before > 0 && result[before - 1].Name.AsSpan().SequenceCompareTo(result[before].Name) >= 0)
+                throw Corrupt(path, "directory entries out of order");
+        }
+        return result;
+    }
+
+    /// <summary>Parses directory block k (names strictly increasing within it) and appends its dirents.</summary>
+    void ReadDirBlock(InodeInfo dir, string path, long k, byte[] block, List<Dirent> into)
+    {
+        long size = (long)dir.Inode.Size;
+        long start = k << _bits;
+        int len = (int)Math.Min(_bs, size - start);
+        if (ReadData(dir, path, start, block.AsSpan(0, len)) != len) throw Corrupt(path, "directory truncated");
+        var b = block.AsSpan(0, len);
+        if (len < ErofsFormat.DirentSize) throw Corrupt(path, "directory block too small");
+        int first = BinaryPrimitives.ReadUInt16LittleEndian(b[8..]);
+        if (first < ErofsFormat.DirentSize || first >= len || first % ErofsFormat.DirentSize != 0)
+            throw Corrupt(path, $"bad directory block (first name offset {first})");
+        int count = first / ErofsFormat.DirentSize;
+        byte[]? previous = null;
+        for (int i = 0; i < count; i++)
+        {
+            var d = b[(i * ErofsFormat.DirentSize)..];
+            int nameOff = BinaryPrimitives.ReadUInt16LittleEndian(d[8..]);
+            int nameEnd;
+            if (i + 1 < count) nameEnd = BinaryPrimitives.ReadUInt16LittleEndian(b[((i + 1) * ErofsFormat.DirentSize + 8)..]);
+            else
+            {
+                int nul = b[Math.Min(nameOff, len)..].IndexOf((byte)0);
+                nameEnd = nul < 0 ? len : nameOff + nul;
+            }
+            if (nameOff < first || nameEnd > len || nameEnd <= nameOff || nameEnd - nameOff > ErofsFormat.MaxNameLength)
+                throw Corrupt(path, "bad directory entry name offsets");
+            var name = b[nameOff..nameEnd].ToArray();
+            if (name.AsSpan().IndexOfAny((byte)'/', (byte)0) >= 0) throw Corrupt(path, "directory entry name contains '/' or NUL");
+            if (previous != null && previous.AsSpan().SequenceCompareTo(name) >= 0)
+                throw Corrupt(path, "directory entries out of order");
+            previous = name;
+            into.Add(new Dirent((long)BinaryPrimitives.ReadUInt64LittleEndian(d), name, d[10]));
+        }
+    }
+
+    /// <summary>The kernel's lookup: binary search over blocks by their first name, then within the block.</summary>
+    long FindInDirectory(InodeInfo dir, string path, byte[] want)
+    {
+        long blocks = ((long)dir.Inode.Size + _bs - 1) >> _bits;
+        var block = new byte[_bs];
+        var entries = new List<Dirent>();
+        long lo = 0, hi = blocks - 1, candidate = -1;
+        while (lo <= hi)
+        {
+            long mid = lo + (hi - lo) / 2;
+            entries.Clear();
+            ReadDirBlock(dir, path, mid, block, entries);
+            int c = entries[0].Name.AsSpan().SequenceCompareTo(want);
+            if (c == 0) return entries[0].Nid;
+            if (c < 0) { candidate = mid; lo = mid + 1; }
+            else hi = mid - 1;
+        }
+        if (candidate < 0) return -1;
+        entries.Clear();
+        ReadDirBlock(dir, path, candidate, block, entries);
+        foreach (var d in entries)
+            if (d.Name.AsSpan().SequenceEqual(want)) return d.Nid;
+        return -1;
+    }
+
+    static bool IsDotOrDotDot(byte[] n) => n is [(byte)'.'] or [(byte)'.', (byte)'.'];
+
+    public IEnumerable<Entry> List(Entry directory) => Guard(directory.Path, () =>
+    {
+        if (directory.Type != EntryType.Directory) throw new ZarException($"{Description}: {ZarPath.Display(directory.Path)}: not a directory");
+        var info = ReadInode(directory.Handle, directory.Path);
+        var list = new List<Entry>();
+        foreach (var d in ReadDirents(info, directory.Path))
+        {
+            if (IsDotOrDotDot(d.Name)) continue;
+            var child = MakeEntry(d.Nid, ZarPath.Join(directory.Path, ZarPath.Decode(d.Name)));
+            if (d.FileType != 0 && d.FileType != ErofsFormat.FileType(child.Type))
+                throw Corrupt(child.Path, "directory entry type differs from the inode's");
+            list.Add(child);
+        }
+        return (IEnumerable<Entry>)list;
+    });
+
+    public Entry? Lookup(string path) => Guard(path, () =>
+    {
+        if (path.Length == 0) return _root;
+        var current = _root;
+        foreach (var part in path.Split('/'))
+        {
+            if (current.Type != EntryType.Directory) return null;
+            var want = ZarPath.Encode(part);
+            var info = ReadInode(current.Handle, current.Path);
+            if (part is "." or ".." || want.Length == 0 || want.Length > ErofsFormat.MaxNameLength) return null;
+            long nid = FindInDirectory(info, current.Path, want);
+            if (nid < 0) return null;
+            current = MakeEntry(nid, ZarPath.Join(current.Path, part));
+        }
+        return current;
+    });
+
+    /// <summary>Walk with loop detection: a directory reached twice (a corrupt nid) is an error, not a hang.</summary>
+    public IEnumerable<Entry> Walk()
+    {
+        var seen = new HashSet<long>();
+        var stack = new Stack<Entry>();
+        stack.Push(_root);
+        while (stack.Count > 0)
+        {
+            var e = stack.Pop();
+            yield return e;
+            if (!e.IsDirectory) continue;
+            if (!seen.Add(e.Handle)) throw Corrupt(e.Path, "directory loop (directory reached twice)");
+            var children = List(e).ToList();
+            for (int i = children.Count - 1; i >= 0; i--) stack.Push(children[i]);
+        }
+    }
+
+    public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
+        file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
+
+    /// <summary>
+    /// Defense in depth: the parsing code checks every number it uses, but any slip on a crafted
+    /// image must still surface as a one-line format error rather than a runtime exception.
+    /// </summary>
+    T Guard<T>(string path, Func<T> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (IsParseSlip(e)) { throw Corrupt(path, $"corrupted EROFS metadata ({e.GetType().Name})"); }
+    }
+
+    static bool IsParseSlip(Exception e) =>
+        e is IndexOutOfRangeException or ArgumentException or OverflowException or InvalidCastException or OutOfMemoryException;
+
+    bool _disposed;
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (_view != null)
+        {
+            if (_base != null) _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+        }
+        _map?.Dispose();
+    }
+}
