@@ -175,3 +175,50 @@ public class CfsPushTests(RegistryFixture fx)
         public void Report(BlobProgress value) { lock (into) into.Add(value); }
     }
 }
+
+public class SingleFileTarTests
+{
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(511L)]
+    [InlineData(512L)]
+    [InlineData((1L << 33) - 1)]      // largest octal size
+    [InlineData((1L << 33) + 4097)]   // base-256 size
+    public void GnuTarListsTheMember(long size)
+    {
+        using var t = new TempDir();
+        var path = t["a.tar"];
+        using (var f = File.Create(path))
+        {
+            f.Write(SingleFileTar.Header("01-0123456789ab.zar", size, 1_700_000_000));
+            // Sparse: GNU tar seeks over member data when listing a regular file.
+            f.SetLength(SingleFileTar.ArchiveSize(size));
+        }
+        var r = Tools.Run("tar", ["--numeric-owner", "--utc", "-tvf", path]);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal($"-rw-r--r-- 0/0 {size} 2023-11-14 22:13 01-0123456789ab.zar",
+            string.Join(' ', r.Out.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal("", r.Err);
+    }
+
+    [Fact]
+    public void StreamSeeksAndReadsLikeTheBytes()
+    {
+        using var t = new TempDir();
+        var data = new byte[5000];
+        new Random(7).NextBytes(data);
+        File.WriteAllBytes(t["f"], data);
+        using var s = SingleFileTar.Open(t["f"], "f", 0);
+        var all = new MemoryStream();
+        s.CopyTo(all);
+        var bytes = all.ToArray();
+        Assert.Equal(SingleFileTar.ArchiveSize(data.Length), bytes.Length);
+        Assert.Equal(SingleFileTar.Header("f", data.Length, 0), bytes[..512]);
+        Assert.Equal(data, bytes[512..5512]);
+        Assert.All(bytes[5512..], b => Assert.Equal(0, b));
+        s.Position = 1000;
+        var part = new byte[100];
+        s.ReadExactly(part);
+        Assert.Equal(bytes[1000..1100], part);
+    }
+}

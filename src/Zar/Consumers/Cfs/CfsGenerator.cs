@@ -101,15 +101,16 @@ public static partial class CfsGenerator
         {
             var info = stack.Layers[i];
             var fs = stack.GetLayer(i, WhiteoutFormat.Aufs);
-            // Named before the data is known: a layer with no recorded digest gets the zar's own, so it is written
-            // under a temporary name first.
+            // A layer the source gives no digest for (a bare tar) is named after its zar image, known only once written.
             string? idDigest = info.DiffId ?? info.Digest;
             var prefix = (i + 1).ToString(CultureInfo.InvariantCulture).PadLeft(width, '0');
             using var file = new AtomicFile(Path.Combine(dest, idDigest != null ? FileName(prefix, idDigest) : $"{prefix}-pending.zar"));
             var written = ZarBuilder.Write(fs, file.Stream, options.Zar);
-            var (zarDigest, size) = Hash(file.Stream);
+            var (zarDigest, size, tarDigest) = idDigest != null
+                ? Hash(file.Stream, FileName(prefix, idDigest), mtime)
+                : Hash(file.Stream, null, mtime);
             var name = FileName(prefix, idDigest ?? zarDigest);
-            var tarDigest = TarDigest(file.Stream, name, mtime);
+            tarDigest ??= Hash(file.Stream, name, mtime).TarDigest!;
             file.Commit();
             var path = Path.Combine(dest, name);
             if (file.FinalPath != path) File.Move(file.FinalPath, path, overwrite: true);
@@ -164,27 +165,32 @@ public static partial class CfsGenerator
         created != null && DateTimeOffset.TryParse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
             ? Math.Max(0, t.ToUnixTimeSeconds()) : 0;
 
-    static (string Digest, long Size) Hash(Stream s)
+    /// <summary>
+    /// One read of the written zar image gives its sha256 and, when its name is known, the sha256 of the one-file
+    /// tar around it (the CFS image's layer digest, see <see cref="SingleFileTar"/>).
+    /// </summary>
+    static (string ZarDigest, long Size, string? TarDigest) Hash(Stream zar, string? tarMemberName, long mtime)
     {
-        s.Flush();
-        s.Position = 0;
-        using var sha = SHA256.Create();
-        var h = sha.ComputeHash(s);
-        return ("sha256:" + Convert.ToHexStringLower(h), s.Length);
-    }
-
-    /// <summary>sha256 of the one-file tar around the zar image (see <see cref="SingleFileTar"/>).</summary>
-    static string TarDigest(Stream zar, string name, long mtime)
-    {
+        zar.Flush();
+        long size = zar.Length;
         zar.Position = 0;
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(SingleFileTar.Header(name, zar.Length, mtime));
+        using var zarHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var tarHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        if (tarMemberName != null) tarHash.AppendData(SingleFileTar.Header(tarMemberName, size, mtime));
         var buf = new byte[1 << 20];
         int n;
-        while ((n = zar.Read(buf)) > 0) hash.AppendData(buf, 0, n);
-        long tail = SingleFileTar.ArchiveSize(zar.Length) - SingleFileTar.BlockSize - zar.Length;
-        hash.AppendData(new byte[tail]);
-        return "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
+        while ((n = zar.Read(buf)) > 0)
+        {
+            zarHash.AppendData(buf, 0, n);
+            if (tarMemberName != null) tarHash.AppendData(buf, 0, n);
+        }
+        string? tarDigest = null;
+        if (tarMemberName != null)
+        {
+            tarHash.AppendData(new byte[SingleFileTar.ArchiveSize(size) - SingleFileTar.BlockSize - size]);
+            tarDigest = "sha256:" + Convert.ToHexStringLower(tarHash.GetHashAndReset());
+        }
+        return ("sha256:" + Convert.ToHexStringLower(zarHash.GetHashAndReset()), size, tarDigest);
     }
 
     internal static void WriteAtomic(string path, byte[] bytes)
