@@ -66,6 +66,7 @@ public class CfsGeneratorTests
             Assert.Equal(CfsTestImage.Sha256File(path), layers[i].GetProperty("zarSha256").GetString());
             Assert.Equal(new FileInfo(path).Length, layers[i].GetProperty("size").GetInt64());
             Assert.StartsWith("sha256:", layers[i].GetProperty("sourceDigest").GetString());
+            Assert.Equal(img.Tars[i].Length, layers[i].GetProperty("sourceTarSize").GetInt64());
         }
         Assert.Equal(img.Reference, manifest.GetProperty("source").GetProperty("reference").GetString());
         Assert.Equal(stack.Source.ManifestDigest, manifest.GetProperty("source").GetProperty("manifestDigest").GetString());

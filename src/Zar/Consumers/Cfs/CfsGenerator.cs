@@ -36,7 +36,9 @@ public sealed record CfsLayer(
     /// <summary>sha256 of the one-file tar holding the zar image: the CFS image's layer digest and diff_id.</summary>
     string TarDigest,
     long TarSize,
-    long Entries);
+    long Entries,
+    /// <summary>Size of the source layer's uncompressed tar.</summary>
+    long SourceTarSize);
 
 /// <summary>What <see cref="CfsGenerator.Generate(LayerStack, string, CfsOptions?)"/> wrote.</summary>
 public sealed class CfsResult
@@ -115,7 +117,7 @@ public static partial class CfsGenerator
             var path = Path.Combine(dest, name);
             if (file.FinalPath != path) File.Move(file.FinalPath, path, overwrite: true);
             layers.Add(new CfsLayer(i, name, path, info.DiffId, info.Digest, zarDigest, size, tarDigest,
-                SingleFileTar.ArchiveSize(size), written.EntryCount));
+                SingleFileTar.ArchiveSize(size), written.EntryCount, info.TarBytes));
             options.Log?.Invoke($"{name}: layer {i + 1}/{count}, {written.EntryCount} entries, {size} bytes");
         }
 
@@ -225,6 +227,7 @@ public static partial class CfsGenerator
                 w.WriteString("zarSha256", l.ZarDigest);
                 w.WriteNumber("size", l.ZarSize);
                 w.WriteNumber("entries", l.Entries);
+                w.WriteNumber("sourceTarSize", l.SourceTarSize);
                 w.WriteString("layerTarDigest", l.TarDigest);
                 w.WriteEndObject();
             }
