@@ -84,8 +84,11 @@ public class CfsOciTests
     {
         using var t = new TempDir();
         var img = CfsTestImage.Write(t["layout"]);
+        // The same image from another place, as an OCI archive.
+        var archive = t["image.tar"];
+        Tools.Sh($"tar -cf {archive} -C {img.Layout} .");
         var a = CfsOciImage.Build(CfsGenerator.Generate(img.Reference, t["dest1"]));
-        var b = CfsOciImage.Build(CfsGenerator.Generate(img.Reference, t["dest2"]));
+        var b = CfsOciImage.Build(CfsGenerator.Generate($"oci-archive:{archive}:v1", t["dest2"]));
         Assert.Equal(a.ManifestDigest, b.ManifestDigest);
         Assert.Equal(a.Config, b.Config);
         await a.WriteOutputAsync($"oci:{t["oci1"]}", ct: TestContext.Current.CancellationToken);

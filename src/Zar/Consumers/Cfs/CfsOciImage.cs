@@ -85,7 +85,8 @@ public sealed class CfsOciImage
             var h = new JsonObject();
             if (src.Created != null) h["created"] = src.Created;
             h["created_by"] = $"ADD {l.FileName} / # zar cfs";
-            h["comment"] = l.DiffId != null ? $"layer {l.Index + 1} of {result.SourceDescription}, diff_id {l.DiffId}" : $"layer {l.Index + 1} of the source image";
+            // Only content-derived text: the same image read from another place must give the same digests.
+            h["comment"] = l.DiffId != null ? $"source layer {l.Index + 1}, diff_id {l.DiffId}" : $"source layer {l.Index + 1}";
             history.Add(h);
         }
         config["history"] = history;
