@@ -114,6 +114,30 @@ public class CfsGeneratorTests
     }
 
     [Fact]
+    public void MoreThan99LayersWidenTheNumber()
+    {
+        using var t = new TempDir();
+        var files = Enumerable.Range(0, 101).Select(i =>
+        {
+            var path = t[$"l{i}.tar"];
+            File.WriteAllBytes(path, new Zar.Tests.Merge.LayerTarBuilder().File("n", $"layer {i}").File($"only{i}", "x").Build());
+            return path;
+        }).ToList();
+        var result = CfsGenerator.Generate(new Zar.Tests.Merge.FileLayersSource(files), t["dest"]);
+        var names = ZarFiles(t["dest"]);
+        Assert.Equal(result.Layers.Select(l => l.FileName), names);
+        Assert.Equal(Enumerable.Range(1, 101).Select(i => $"{i:D3}-"), names.Select(n => n[..4]));
+        // Sorted by name is bottom to top: the content of each says which layer it is.
+        for (int i = 0; i < names.Count; i++)
+        {
+            using var zar = ZarImage.Open(t[$"dest/{names[i]}"]);
+            Assert.Equal($"layer {i}", Encoding.UTF8.GetString(zar.ReadAllBytes(zar.Stat("n"))));
+        }
+        var adds = File.ReadAllLines(t["dest/Dockerfile"]).Where(l => l.StartsWith("ADD ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(names.Select(n => $"ADD {n} /"), adds);
+    }
+
+    [Fact]
     public void RerunReplacesFilesAndRemovesStaleLayerImages()
     {
         using var t = new TempDir();
