@@ -218,3 +218,37 @@ public class CfsGeneratorTests
         }
     }
 }
+
+public class CfsDockerfileTests
+{
+    [Fact]
+    public void ValuesADockerfileCannotHoldBecomeCommentsAndWarnings()
+    {
+        var config = ImageConfiguration.Parse(Encoding.UTF8.GetBytes("""
+            {"architecture":"amd64","os":"linux",
+             "config":{"Env":["A=one\ntwo","B=ok","NOVALUE"],"Labels":{"l":"x\r\ny"},"Entrypoint":[],"Cmd":null,"WorkingDir":""},
+             "rootfs":{"type":"layers","diff_ids":[]}}
+            """), "test config");
+        var warnings = new List<string>();
+        var text = CfsDockerfile.Build(["01-aaaaaaaaaaaa.zar"], config, warnings);
+        Assert.Equal(
+            "FROM scratch\n" +
+            "ADD 01-aaaaaaaaaaaa.zar /\n" +
+            "# ENV A left out: a newline or an empty name cannot be written in a Dockerfile; the OCI output keeps it\n" +
+            "ENV B=\"ok\"\n" +
+            "ENV NOVALUE=\"\"\n" +
+            "# LABEL l left out: a newline or an empty key cannot be written in a Dockerfile; the OCI output keeps it\n" +
+            "ENTRYPOINT []\n", text);
+        Assert.Equal(2, warnings.Count);
+    }
+
+    [Theory]
+    [InlineData("plain", "plain")]
+    [InlineData("two words", "\"two words\"")]
+    [InlineData("$HOME", "\"\\$HOME\"")]
+    [InlineData("a\\b", "\"a\\\\b\"")]
+    [InlineData("say \"hi\"", "\"say \\\"hi\\\"\"")]
+    [InlineData("", "\"\"")]
+    public void WordsAreQuotedOnlyWhenTheLexerWouldInterpretThem(string value, string expected) =>
+        Assert.Equal(expected, CfsDockerfile.Word(value));
+}
