@@ -69,7 +69,8 @@ public static partial class CfsGenerator
     public const string ManifestName = "cfs-manifest.json";
     public const string ConfigName = "config.json";
 
-    [GeneratedRegex("^[0-9]{2,}-[0-9a-f]{12}\\.zar$")]
+    // Layer images, and the name a digest-less layer has between being written and being named.
+    [GeneratedRegex("^[0-9]{2,}-([0-9a-f]{12}|pending)\\.zar$")]
     private static partial Regex LayerFilePattern();
 
     /// <summary>Opens an image reference (any transport <see cref="ImageSources"/> knows) and generates from it.</summary>
