@@ -173,6 +173,22 @@ public class CfsPushTests(RegistryFixture fx)
         Assert.All(reports.Where(r => r.Completed), r => Assert.True(r.FromCache, $"{r.Digest} was uploaded again"));
     }
 
+    [Fact]
+    public async Task PushNeedsTheCredentialsOfAnAuthenticatingRegistry()
+    {
+        var reg = fx.Basic;
+        using var t = new TempDir();
+        var img = CfsTestImage.Write(t["layout"]);
+        var image = CfsOciImage.Build(CfsGenerator.Generate(img.Reference, t["dest"]));
+        var target = $"docker://{reg.Host}/cfs/auth:v1";
+        var denied = await Assert.ThrowsAnyAsync<Zar.Model.ZarException>(() => image.WriteOutputAsync(target, Opts, Ct));
+        Assert.DoesNotContain('\n', denied.Message);
+        var withCreds = Opts with { Credential = RegistryCredential.Parse($"{RegistryFixture.User}:{RegistryFixture.Password}") };
+        Assert.Equal(image.ManifestDigest, await image.WriteOutputAsync(target, withCreds, Ct));
+        using var client = new RegistryClient(reg.Host, withCreds);
+        Assert.Equal(image.ManifestDigest, (await client.GetManifestAsync("cfs/auth", "v1", Ct)).Digest);
+    }
+
     sealed class SyncProgress(List<BlobProgress> into) : IProgress<BlobProgress>
     {
         public void Report(BlobProgress value) { lock (into) into.Add(value); }
