@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Zar's build, tests and benchmarks use on Debian: the reference tools the tests compare
-# against (mkfs.erofs/fsck.erofs, GNU tar, bsdtar, skopeo, umoci, docker-registry, ...).
+# against (mkfs.erofs/fsck.erofs, GNU tar, bsdtar, skopeo, umoci, docker-registry, buildah, ...).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod)
+PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry buildah debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,59 @@
+using Zar.Consumers;
+using Zar.Consumers.Cfs;
+using Zar.Formats.Erofs;
+using Zar.Formats.Zar;
+using Zar.Sources.Host;
+using Zar.Sources.Layers;
+using Zar.Tests.Erofs;
+using Zar.Tests.Support;
+
+namespace Zar.Tests.Cfs;
+
+/// <summary>The generator on the Debian corpus image (scripts' make-debian-image.sh output), when this machine has it.</summary>
+[Trait("Category", "Long")]
+public sealed class CfsDebianTests(ITestOutputHelper output)
+{
+    const string Corpus = "/var/tmp/zar-corpus/debian-oci";
+
+    [Fact]
+    public void DebianLayerImagesStackToTheMergedImage()
+    {
+        if (!File.Exists(Path.Combine(Corpus, "index.json"))) Assert.Skip($"{Corpus} not present (made by the corpus script)");
+        Tools.RequireRoot();
+        using var t = new TempDir();
+        var reference = $"oci:{Corpus}:latest";
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var result = CfsGenerator.Generate(reference, t["dest"]);
+        output.WriteLine($"generate: {sw.Elapsed.TotalSeconds:F1} s, {string.Join(", ", result.Layers.Select(l => $"{l.FileName} {l.ZarSize >> 20} MiB"))}");
+        using var stack = LayerStack.Open(reference);
+        var mounts = new List<Mount>();
+        try
+        {
+            var lowers = new List<string>();
+            foreach (var layer in result.Layers)
+            {
+                var erofs = t[$"{layer.Index}.erofs"];
+                using (var zar = ZarImage.Open(layer.Path))
+                {
+                    // Each layer image holds exactly the layer's tree, whiteouts included.
+                    var same = Differ.Compare(stack.GetLayer(layer.Index, WhiteoutFormat.Aufs), zar);
+                    Assert.True(same.Count == 0, $"{layer.FileName}: {Differ.Render(same.Take(20))}");
+                    ErofsWriter.Write(zar, erofs, new ErofsWriterOptions { OverlayWhiteouts = true });
+                }
+                var m = Mount.Erofs(erofs, t[$"mnt/{layer.Index}"]);
+                mounts.Add(m);
+                lowers.Insert(0, m.Path);
+            }
+            var merged = Mount.Overlay(lowers, t["merged"]);
+            mounts.Add(merged);
+            using var kernel = new HostDirectory(merged.Path);
+            var diffs = Differ.Compare(stack.Merged, kernel, new DiffOptions { IgnoreRootAttributes = true, IgnoreOverlayXattrs = true });
+            Assert.True(diffs.Count == 0, Differ.Render(diffs.Take(20)));
+            Assert.True(stack.Merged.Count > 5000);
+        }
+        finally
+        {
+            for (int i = mounts.Count - 1; i >= 0; i--) mounts[i].Dispose();
+        }
+    }
+}
