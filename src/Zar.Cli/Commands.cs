@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Zar.Consumers;
+using Zar.Consumers.Cfs;
 using Zar.Formats.Erofs;
 using Zar.Formats.Zar;
 using Zar.Model;
@@ -25,6 +26,7 @@ static class Commands
         root.Subcommands.Add(Diff());
         root.Subcommands.Add(Convert());
         root.Subcommands.Add(Layers());
+        root.Subcommands.Add(Cfs());
         ImageOptions.AddTo(root);
         return root;
     }
@@ -233,6 +235,35 @@ static class Commands
                         i => bars[i] = sink.Task($"layer {i + 1}/{stack.Layers.Count}", stack.Layers[i].TarBytes));
                     foreach (var (i, bar) in bars) bar?.Report(stack.Layers[i].TarBytes);
                     foreach (var f in files) printed.Add($"{f.Path}: layer {f.Layer + 1}, {f.Bytes} bytes");
+                }
+                return printed;
+            });
+            foreach (var line in lines) Console.WriteLine(line);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Cfs()
+    {
+        var source = new Argument<string>("SOURCE") { Description = "image reference: docker-archive:, oci:, oci-archive:, docker://, tar:, or a path" };
+        var dest = new Argument<string>("DEST") { Description = "folder for the per-layer zar images, Dockerfile, cfs-manifest.json and config.json" };
+        var output = new Option<string>("--output") { Description = "also write the finished CFS image: oci:DIR[:TAG] or docker://HOST/REPO:TAG" };
+        var cmd = new Command("cfs", "ContainerFS image generator: one zar image per layer, a Dockerfile (FROM scratch + ADD per layer + the config), and optionally the OCI image itself") { source, dest, output };
+        cmd.SetAction(p => Errors.Guard(() =>
+        {
+            var lines = ProgressBar.Multi(sink =>
+            {
+                var printed = new List<string>();
+                using var stack = ImageOptions.OpenStack(p, p.GetValue(source)!, sink);
+                var result = CfsGenerator.Generate(stack, p.GetValue(dest)!, new CfsOptions { Source = ImageOptions.SourceOptions(p), Stack = ImageOptions.StackOptions(p) });
+                foreach (var w in result.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
+                foreach (var l in result.Layers) printed.Add($"{l.Path}: layer {l.Index + 1}, {l.Entries} entries, {l.ZarSize} bytes");
+                printed.Add($"{Path.Combine(p.GetValue(dest)!, "Dockerfile")}: docker build -t NAME {p.GetValue(dest)}");
+                if (p.GetValue(output) is { } target)
+                {
+                    var digest = CfsOciImage.Build(result).WriteOutputAsync(target, ImageOptions.ClientOptions(p)).GetAwaiter().GetResult();
+                    printed.Add($"{target}: {digest}");
                 }
                 return printed;
             });

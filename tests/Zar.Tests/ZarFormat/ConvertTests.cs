@@ -89,4 +89,22 @@ public class ConvertTests
             for (int i = mounts.Count - 1; i >= 0; i--) Tools.Run("umount", new[] { mounts[i] });
         }
     }
+
+    [Fact]
+    public void Cfs_command_writes_layer_images_dockerfile_and_the_oci_image()
+    {
+        Tools.Require("skopeo");
+        using var t = new TempDir();
+        var image = Layout(t);
+        var r = ZarCli.Run("cfs", image, t["dest"], "--output", $"oci:{t["out"]}:cfs");
+        Assert.True(r.Code == 0, r.Err);
+        var zars = Directory.GetFiles(t["dest"], "*.zar").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(3, zars.Length);
+        var dockerfile = File.ReadAllLines(t["dest/Dockerfile"]);
+        Assert.Equal("FROM scratch", dockerfile[0]);
+        Assert.Equal(zars.Select(z => $"ADD {z} /"), dockerfile.Skip(1).Take(3));
+        var inspect = Tools.Run("skopeo", new[] { "inspect", $"oci:{t["out"]}:cfs" });
+        Assert.True(inspect.Code == 0, inspect.Err);
+        Assert.Equal(3, System.Text.Json.JsonDocument.Parse(inspect.Out).RootElement.GetProperty("Layers").GetArrayLength());
+    }
 }
