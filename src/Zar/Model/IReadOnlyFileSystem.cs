@@ -1,3 +1,4 @@
+using Zar.IO;
 namespace Zar.Model;
 
 /// <summary>
@@ -106,15 +107,12 @@ public static class FileSystemExtensions
     public static Stream OpenRead(this IReadOnlyFileSystem fs, Entry file) => new FileSystemReadStream(fs, file);
 }
 
-sealed class FileSystemReadStream(IReadOnlyFileSystem fs, Entry file) : Stream
+sealed class FileSystemReadStream(IReadOnlyFileSystem fs, Entry file) : ReadOnlyStream
 {
     long _pos;
-    public override bool CanRead => true;
     public override bool CanSeek => true;
-    public override bool CanWrite => false;
     public override long Length => file.Size;
     public override long Position { get => _pos; set => _pos = value; }
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
     public override int Read(Span<byte> buffer)
     {
         if (_pos >= file.Size) return 0;
@@ -127,21 +125,13 @@ sealed class FileSystemReadStream(IReadOnlyFileSystem fs, Entry file) : Stream
     {
         SeekOrigin.Begin => offset, SeekOrigin.Current => _pos + offset, _ => file.Size + offset,
     };
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
-sealed class ExtentConcatStream(IReadOnlyFileSystem fs, Entry file, IReadOnlyList<DataExtent> extents) : Stream
+sealed class ExtentConcatStream(IReadOnlyFileSystem fs, Entry file, IReadOnlyList<DataExtent> extents) : ReadOnlyStream
 {
     int _extent;
     long _within;
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => extents.Sum(e => e.Length);
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
     public override int Read(Span<byte> buffer)
     {
         while (_extent < extents.Count)
@@ -157,8 +147,4 @@ sealed class ExtentConcatStream(IReadOnlyFileSystem fs, Entry file, IReadOnlyLis
         }
         return 0;
     }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

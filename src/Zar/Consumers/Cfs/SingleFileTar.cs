@@ -1,3 +1,4 @@
+using Zar.IO;
 using System.Buffers.Binary;
 using System.Text;
 using Zar.Model;
@@ -71,18 +72,14 @@ public static class SingleFileTar
         catch { file.Dispose(); throw; }
     }
 
-    sealed class TarStream(byte[] header, FileStream file) : Stream
+    sealed class TarStream(byte[] header, FileStream file) : ReadOnlyStream
     {
         readonly long _fileSize = file.Length;
         long _position;
 
-        public override bool CanRead => true;
         public override bool CanSeek => true;
-        public override bool CanWrite => false;
         public override long Length => ArchiveSize(_fileSize);
         public override long Position { get => _position; set => Seek(value, SeekOrigin.Begin); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> destination)
         {
@@ -115,10 +112,6 @@ public static class SingleFileTar
             if (p < 0) throw new IOException("seek before the start of the stream");
             return _position = p;
         }
-
-        public override void Flush() { }
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -1,3 +1,4 @@
+using Zar.IO;
 using System.Runtime.InteropServices;
 using Zar.Model;
 using Zar.Native;
@@ -314,16 +315,10 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
         Libc.close(_rootFd);
     }
 
-    sealed class HostExtentStream(int fd, IReadOnlyList<DataExtent> extents, string path) : Stream
+    sealed class HostExtentStream(int fd, IReadOnlyList<DataExtent> extents, string path) : ReadOnlyStream
     {
         int _extent;
         long _within;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
         public override int Read(Span<byte> buffer)
         {
             while (_extent < extents.Count)
@@ -342,9 +337,5 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
             return 0;
         }
         protected override void Dispose(bool disposing) { if (fd >= 0) { Libc.close(fd); fd = -1; } base.Dispose(disposing); }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void Flush() { }
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

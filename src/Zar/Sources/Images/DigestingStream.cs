@@ -1,3 +1,4 @@
+using Zar.IO;
 using System.Security.Cryptography;
 using Zar.Model;
 
@@ -48,7 +49,7 @@ static class BlobDigest
 /// Passes a stream through while hashing it; at its end, checks size and digest and throws a one-line
 /// ZarFormatException on mismatch. Deliberately not seekable, so whoever reads it reads every byte.
 /// </summary>
-sealed class DigestingStream : Stream
+sealed class DigestingStream : ReadOnlyStream
 {
     readonly Stream _inner;
     readonly bool _leaveOpen;
@@ -71,13 +72,7 @@ sealed class DigestingStream : Stream
     }
 
     public long BytesRead => _count;
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => _count; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -114,11 +109,6 @@ sealed class DigestingStream : Stream
             throw new ZarFormatException($"{_what}: digest mismatch: expected {_expected}, content hashes to {got}");
     }
 
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -131,12 +121,10 @@ sealed class DigestingStream : Stream
 }
 
 /// <summary>A read-only window [offset, offset+length) of a seekable stream; positions are relative to the window.</summary>
-sealed class SubStream(Stream inner, long offset, long length, bool leaveOpen = false) : Stream
+sealed class SubStream(Stream inner, long offset, long length, bool leaveOpen = false) : ReadOnlyStream
 {
     long _pos;
-    public override bool CanRead => true;
     public override bool CanSeek => true;
-    public override bool CanWrite => false;
     public override long Length => length;
     public override long Position { get => _pos; set => _pos = value; }
 
@@ -157,8 +145,6 @@ sealed class SubStream(Stream inner, long offset, long length, bool leaveOpen = 
         SeekOrigin.Begin => off, SeekOrigin.Current => _pos + off, _ => length + off,
     };
 
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
     public override void Write(byte[] buffer, int offset1, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)

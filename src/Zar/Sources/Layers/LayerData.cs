@@ -1,3 +1,4 @@
+using Zar.IO;
 using Zar.Model;
 using Zar.Sources.Images;
 using Zar.Sources.Tar;
@@ -116,22 +117,12 @@ sealed class LayerData : IDisposable
 }
 
 /// <summary>Copies what is read into a second stream (used to spill a decompressed layer while scanning it).</summary>
-sealed class TeeStream(Stream inner, Stream copy) : Stream
+sealed class TeeStream(Stream inner, Stream copy) : ReadOnlyStream
 {
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
     public override int Read(Span<byte> buffer)
     {
         int n = inner.Read(buffer);
         if (n > 0) copy.Write(buffer[..n]);
         return n;
     }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

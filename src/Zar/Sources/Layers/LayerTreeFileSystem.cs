@@ -1,3 +1,4 @@
+using Zar.IO;
 using Zar.Model;
 
 namespace Zar.Sources.Layers;
@@ -279,15 +280,11 @@ public sealed class LayerTreeFileSystem : IReadOnlyFileSystem
 }
 
 /// <summary>Reads at most a given number of bytes from a forward stream.</summary>
-sealed class BoundedReadStream(Stream inner, long length) : Stream
+sealed class BoundedReadStream(Stream inner, long length) : ReadOnlyStream
 {
     public long Consumed { get; private set; }
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => length;
     public override long Position { get => Consumed; set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
     public override int Read(Span<byte> buffer)
     {
         if (Consumed >= length || buffer.IsEmpty) return 0;
@@ -296,8 +293,4 @@ sealed class BoundedReadStream(Stream inner, long length) : Stream
         Consumed += n;
         return n;
     }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

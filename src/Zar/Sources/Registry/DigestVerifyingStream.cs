@@ -1,3 +1,4 @@
+using Zar.IO;
 using System.Security.Cryptography;
 using Zar.Model;
 
@@ -8,7 +9,7 @@ namespace Zar.Sources.Registry;
 /// <see cref="ZarFormatException"/> is thrown from the read that reached the end. A reader that stops early
 /// has not verified anything (<see cref="Verified"/> stays false).
 /// </summary>
-public sealed class DigestVerifyingStream : Stream
+public sealed class DigestVerifyingStream : ReadOnlyStream
 {
     readonly Stream _inner;
     readonly IncrementalHash _hash;
@@ -37,8 +38,6 @@ public sealed class DigestVerifyingStream : Stream
         Account(buffer[..n]);
         return n;
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
@@ -69,15 +68,8 @@ public sealed class DigestVerifyingStream : Stream
         _hash.AppendData(data);
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => ExpectedSize ?? throw new NotSupportedException();
     public override long Position { get => _read; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -1,3 +1,4 @@
+using Zar.IO;
 using System.Net;
 using Zar.Model;
 
@@ -8,7 +9,7 @@ namespace Zar.Sources.Registry;
 /// <see cref="BlockSize"/> with the last block kept; for random access into seekable (indexed) layers without
 /// downloading them. Ranged bytes cannot be digest-checked: formats read this way must carry their own checks.
 /// </summary>
-public sealed class RegistryBlobRangeStream : Stream
+public sealed class RegistryBlobRangeStream : ReadOnlyStream
 {
     readonly RegistryClient _client;
     readonly string _repository, _digest;
@@ -54,8 +55,6 @@ public sealed class RegistryBlobRangeStream : Stream
         return total;
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override long Seek(long offset, SeekOrigin origin)
     {
         long target = origin switch
@@ -69,14 +68,9 @@ public sealed class RegistryBlobRangeStream : Stream
         return _position = target;
     }
 
-    public override bool CanRead => true;
     public override bool CanSeek => true;
-    public override bool CanWrite => false;
     public override long Length => _length;
     public override long Position { get => _position; set => Seek(value, SeekOrigin.Begin); }
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 public sealed partial class RegistryClient

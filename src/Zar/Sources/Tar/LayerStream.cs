@@ -1,3 +1,4 @@
+using Zar.IO;
 using System.IO.Compression;
 using Zar.Model;
 
@@ -75,19 +76,15 @@ public static class LayerStream
 }
 
 /// <summary>Passes everything through; disposes the inner stream unless asked to leave it open.</summary>
-sealed class OwnedStream(Stream inner, bool leaveOpen) : Stream
+sealed class OwnedStream(Stream inner, bool leaveOpen) : ReadOnlyStream
 {
     public override bool CanRead => inner.CanRead;
     public override bool CanSeek => inner.CanSeek;
-    public override bool CanWrite => false;
     public override long Length => inner.Length;
     public override long Position { get => inner.Position; set => inner.Position = value; }
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
     public override int Read(Span<byte> buffer) => inner.Read(buffer);
     public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
@@ -97,18 +94,12 @@ sealed class OwnedStream(Stream inner, bool leaveOpen) : Stream
 }
 
 /// <summary>Replays the sniffed bytes, then continues with the underlying stream.</summary>
-sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inner, bool leaveOpen) : Stream
+sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inner, bool leaveOpen) : ReadOnlyStream
 {
     int _prefixPos;
     long _position;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => _position; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -125,11 +116,6 @@ sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inner, bool 
         return n;
     }
 
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing && !leaveOpen) inner.Dispose();
@@ -138,15 +124,8 @@ sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inner, bool 
 }
 
 /// <summary>Gives every decompressor failure one exception type (zstd's own exception included).</summary>
-sealed class DecompressionErrorStream(Stream inner, string codec) : Stream
+sealed class DecompressionErrorStream(Stream inner, string codec) : ReadOnlyStream
 {
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -155,11 +134,6 @@ sealed class DecompressionErrorStream(Stream inner, string codec) : Stream
         catch (ZstdSharp.ZstdException ex) { throw new InvalidDataException($"corrupt {codec} data: {ex.Message}", ex); }
         catch (EndOfStreamException ex) { throw new InvalidDataException($"truncated {codec} data", ex); }
     }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

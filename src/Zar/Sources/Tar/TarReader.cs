@@ -1,3 +1,4 @@
+using Zar.IO;
 using System.Text;
 using Zar.Model;
 
@@ -805,23 +806,15 @@ public sealed class TarReader : IDisposable
 }
 
 /// <summary>The current entry's stored bytes, read through the reader's buffer.</summary>
-sealed class TarEntryDataStream(TarReader reader, int generation) : Stream
+sealed class TarEntryDataStream(TarReader reader, int generation) : ReadOnlyStream
 {
     long _read;
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => reader.DataLength(generation);
     public override long Position { get => _read; set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
     public override int Read(Span<byte> buffer)
     {
         int n = reader.ReadData(generation, buffer);
         _read += n;
         return n;
     }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void Flush() { }
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
