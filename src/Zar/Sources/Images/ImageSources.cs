@@ -97,8 +97,8 @@ public static class ImageSources
     public static IImageSource OpenSource(ImageReference r, ImageSourceOptions? options = null)
     {
         options ??= new ImageSourceOptions();
-        var platform = options.Platform ?? PlatformChoice.Host();
-        PlatformChoice.Parse(platform); // a bad --platform fails before any file is read
+        var platform = options.Platform ?? Platform.Host.ToString();
+        Platform.Parse(platform); // a bad --platform fails before any file is read
         Func<string, ImageSourceOptions, IImageSource>? custom;
         lock (Transports) Transports.TryGetValue(r.Transport, out custom);
         if (custom != null) return custom(r.Path, options);

@@ -74,12 +74,15 @@ sealed class OciLayoutSource : IImageSource
         return names.Count == 0 ? "none" : string.Join(", ", names);
     }
 
+    static Platform? PlatformOf(OciDescriptor d) =>
+        d.HasPlatform ? new Platform(d.Os ?? "", d.Architecture ?? "", d.Variant).Normalize() : null;
+
     static OciDescriptor SelectPlatform(IReadOnlyList<OciDescriptor> entries, string platform, string what)
     {
-        var ranked = PlatformChoice.Rank(entries, platform);
-        if (ranked.Count == 0)
-            throw new ZarNotFoundException($"{what}: no image for platform {platform} (available: {PlatformChoice.Available(entries)}); choose one with --platform");
-        return ranked[0];
+        var order = Platform.Parse(platform).RankEntries(entries, PlatformOf, d => d.Annotations);
+        if (order.Count == 0)
+            throw new ZarNotFoundException($"{what}: no image for platform {platform} (available: {Platform.DescribeAvailable(entries, d => d.HasPlatform ? new Platform(d.Os ?? "", d.Architecture ?? "", d.Variant) : null, d => d.Annotations)}); choose one with --platform");
+        return entries[order[0]];
     }
 
     static OciLayoutSource Resolve(IBlobStore store, OciDescriptor desc, string platform, string description, int depth)
