@@ -13,9 +13,10 @@ namespace Zar.Cli;
 
 static class Commands
 {
-    public static RootCommand Build()
+    public static Command Build()
     {
-        var root = new RootCommand("zar: container images as read-only, random-access filesystem images.\n" +
+        // A named command rather than RootCommand: help shows "zar", not the assembly name.
+        var root = new Command("zar", "zar: container images as read-only, random-access filesystem images.\n" +
             "Exit codes: 0 ok, 1 differences found (diff), 2 bad input or usage.\n" +
             "The original tool's flags also work: zar -w -dir=DIR [-o OUT] [-pagealign] | zar -r [-img IMG] [-detail]");
         root.Subcommands.Add(Create());
@@ -28,6 +29,8 @@ static class Commands
         root.Subcommands.Add(Layers());
         root.Subcommands.Add(Cfs());
         ImageOptions.AddTo(root);
+        root.Options.Add(new System.CommandLine.Help.HelpOption());
+        root.Options.Add(new VersionOption());
         return root;
     }
 

@@ -18,7 +18,7 @@ static class ImageOptions
     public static readonly Option<bool> NoVerify = new("--no-verify") { Description = "skip checking layer digests and diff_ids", Recursive = true };
     public static readonly Option<bool> RejectUnsafe = new("--reject-unsafe-paths") { Description = "refuse layers with '..'/absolute names instead of clamping them inside the root", Recursive = true };
 
-    public static void AddTo(RootCommand root)
+    public static void AddTo(Command root)
     {
         foreach (var o in new Option[] { Platform, Creds, AuthFile, TlsVerify, Cache, NoVerify, RejectUnsafe }) root.Options.Add(o);
     }
