@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 dotnet publish src/Zar.Cli -c Release -o out/zar --use-current-runtime --self-contained false -p:PublishReadyToRun=true --nologo -v quiet >/dev/null
-ZAR=out/zar/Zar.Cli
+ln -sf Zar.Cli out/zar/zar
+ZAR=out/zar/zar
 SAMPLE=.sample/tree
 rm -rf .sample && mkdir -p "$SAMPLE/etc" "$SAMPLE/usr/bin" "$SAMPLE/usr/share/doc" "$SAMPLE/var/empty"
 echo "zar sample" > "$SAMPLE/etc/motd"
