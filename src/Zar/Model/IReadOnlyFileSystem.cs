@@ -127,24 +127,12 @@ sealed class FileSystemReadStream(IReadOnlyFileSystem fs, Entry file) : ReadOnly
     };
 }
 
-sealed class ExtentConcatStream(IReadOnlyFileSystem fs, Entry file, IReadOnlyList<DataExtent> extents) : ReadOnlyStream
+sealed class ExtentConcatStream(IReadOnlyFileSystem fs, Entry file, IReadOnlyList<DataExtent> extents) : ExtentStream(extents)
 {
-    int _extent;
-    long _within;
-    public override long Length => extents.Sum(e => e.Length);
-    public override int Read(Span<byte> buffer)
+    protected override int ReadAt(long offset, Span<byte> buffer)
     {
-        while (_extent < extents.Count)
-        {
-            var x = extents[_extent];
-            long left = x.Length - _within;
-            if (left <= 0) { _extent++; _within = 0; continue; }
-            int want = (int)Math.Min(buffer.Length, left);
-            int n = fs.Read(file, x.Offset + _within, buffer[..want]);
-            if (n <= 0) throw new ZarFormatException($"{fs.Description}: {ZarPath.Display(file.Path)}: file is shorter than its extents");
-            _within += n;
-            return n;
-        }
-        return 0;
+        int n = fs.Read(file, offset, buffer);
+        if (n <= 0) throw new ZarFormatException($"{fs.Description}: {ZarPath.Display(file.Path)}: file is shorter than its extents");
+        return n;
     }
 }

@@ -315,27 +315,17 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
         Libc.close(_rootFd);
     }
 
-    sealed class HostExtentStream(int fd, IReadOnlyList<DataExtent> extents, string path) : ReadOnlyStream
+    sealed class HostExtentStream(int fd, IReadOnlyList<DataExtent> extents, string path) : ExtentStream(extents)
     {
-        int _extent;
-        long _within;
-        public override int Read(Span<byte> buffer)
+        protected override int ReadAt(long offset, Span<byte> buffer)
         {
-            while (_extent < extents.Count)
-            {
-                var x = extents[_extent];
-                long left = x.Length - _within;
-                if (left <= 0) { _extent++; _within = 0; continue; }
-                int want = (int)Math.Min(buffer.Length, left);
-                nint n;
-                fixed (byte* b = buffer) n = Libc.pread(fd, b, want, x.Offset + _within);
-                if (n < 0) throw Libc.Error("cannot read", path, Libc.Errno);
-                if (n == 0) throw new ZarException($"{ZarPath.Display(path)}: file shrank while being read");
-                _within += n;
-                return (int)n;
-            }
-            return 0;
+            nint n;
+            fixed (byte* b = buffer) n = Libc.pread(fd, b, buffer.Length, offset);
+            if (n < 0) throw Libc.Error("cannot read", path, Libc.Errno);
+            if (n == 0) throw new ZarException($"{ZarPath.Display(path)}: file shrank while being read");
+            return (int)n;
         }
+
         protected override void Dispose(bool disposing) { if (fd >= 0) { Libc.close(fd); fd = -1; } base.Dispose(disposing); }
     }
 }
