@@ -139,7 +139,7 @@ public sealed class LayerStack : IDisposable
                 tarStream = new TeeStream(tarStream, spill);
             }
             long tarBytes;
-            using (var reader = new TarReader(tarStream, what, leaveOpen: true))
+            using (var reader = new TarReader(tarStream, what, leaveOpen: true) { RequireEndMarker = compression == LayerCompression.Gzip })
             {
                 while (reader.Next() is { } te)
                     members.Add(new LayerMember(te.Entry, te.RawName, te.RawLinkName, te.Escapes));

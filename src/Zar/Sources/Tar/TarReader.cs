@@ -62,9 +62,20 @@ public sealed class TarReader : IDisposable
             throw new ZarNotFoundException($"{path}: no such file");
         }
         catch (UnauthorizedAccessException) { throw new ZarException($"{path}: permission denied"); }
-        try { return new TarReader(LayerStream.Open(file, out compression), path); }
+        try
+        {
+            var tar = LayerStream.Open(file, out compression);
+            return new TarReader(tar, path) { RequireEndMarker = compression == LayerCompression.Gzip };
+        }
         catch { file.Dispose(); throw; }
     }
+
+    /// <summary>
+    /// Treat a stream that ends without the end-of-archive marker as truncated. Set for gzip layers:
+    /// .NET's gzip decoder ends quietly when its input is cut, so a layer cut between two entries would
+    /// otherwise read as a shorter, valid one. Every tar writer in use writes the marker.
+    /// </summary>
+    public bool RequireEndMarker { get; init; }
 
     /// <summary>Bytes consumed from the uncompressed stream (the reader buffers ahead of this internally).</summary>
     public long Position => _position;
@@ -93,6 +104,7 @@ public sealed class TarReader : IDisposable
             if (!ReadBlock(_header, blockOffset))
             {
                 if (pending.Any) throw Fail(blockOffset, null, "unexpected end of archive after an extended header");
+                if (RequireEndMarker) throw Fail(blockOffset, null, "the compressed stream ends without the tar end-of-archive marker (truncated)");
                 _end = true;
                 return null;
             }
