@@ -17,7 +17,7 @@ static class Commands
     {
         // A named command rather than RootCommand: help shows "zar", not the assembly name.
         var root = new Command("zar", "zar: container images as read-only, random-access filesystem images.\n" +
-            "Exit codes: 0 ok, 1 differences found (diff), 2 bad input or usage.\n" +
+            "Exit codes: 0 ok, 1 differences found (diff), 2 bad input or usage, 3 internal error.\n" +
             "The original tool's flags also work: zar -w -dir=DIR [-o OUT] [-pagealign] | zar -r [-img IMG] [-detail]");
         root.Subcommands.Add(Create());
         root.Subcommands.Add(Ls());

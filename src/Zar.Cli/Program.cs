@@ -2,7 +2,7 @@ using System.CommandLine;
 using Zar.Cli;
 using Zar.Model;
 
-// Exit codes: 0 ok, 1 differences found (diff/verify), 2 bad input or usage.
+// Exit codes: 0 ok, 1 differences found (diff/verify), 2 bad input or usage, 3 internal error (a bug).
 try
 {
     if (SeedCli.IsSeedInvocation(args)) return SeedCli.Run(args);
@@ -19,4 +19,9 @@ catch (ZarException e)
 {
     Console.Error.WriteLine($"zar: {e.Message}");
     return e.ExitCode;
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"zar: internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+    return 3;
 }
