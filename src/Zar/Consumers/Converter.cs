@@ -43,7 +43,7 @@ public static class Converter
         var files = new List<ConvertedFile>();
         for (int i = 0; i < stack.Layers.Count; i++)
         {
-            var path = Path.Combine(directory, LayerFileName.For(i, stack.Layers.Count, stack.Layers[i].DiffId, Extension(format)));
+            var path = Path.Combine(directory, LayerFileName.For(i, stack.Layers.Count, stack.Layers[i].DiffId ?? stack.Layers[i].Digest, Extension(format)));
             var layer = stack.GetLayer(i, WhiteoutFormat.Aufs);
             var progress = progressFor?.Invoke(i);
             long bytes = format == ImageFormat.Erofs

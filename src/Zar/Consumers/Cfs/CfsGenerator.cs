@@ -96,7 +96,6 @@ public static partial class CfsGenerator
         var dest = Path.GetFullPath(destDir);
         var config = stack.Config;
         int count = stack.Layers.Count;
-        int width = Math.Max(2, count.ToString(CultureInfo.InvariantCulture).Length);
         long mtime = CreatedSeconds(config.Created);
         var warnings = new List<string>(stack.Warnings);
         var layers = new List<CfsLayer>();
@@ -106,13 +105,12 @@ public static partial class CfsGenerator
             var fs = stack.GetLayer(i, WhiteoutFormat.Aufs);
             // A layer the source gives no digest for (a bare tar) is named after its zar image, known only once written.
             string? idDigest = info.DiffId ?? info.Digest;
-            var prefix = (i + 1).ToString(CultureInfo.InvariantCulture).PadLeft(width, '0');
-            using var file = new AtomicFile(Path.Combine(dest, idDigest != null ? FileName(prefix, idDigest) : $"{prefix}-pending.zar"));
+            using var file = new AtomicFile(Path.Combine(dest, idDigest != null ? FileName(i, count, idDigest) : $"{LayerFileName.Prefix(i, count)}-pending.zar"));
             var written = ZarBuilder.Write(fs, file.Stream, options.Zar);
             var (zarDigest, size, tarDigest) = idDigest != null
-                ? Hash(file.Stream, FileName(prefix, idDigest), mtime)
+                ? Hash(file.Stream, FileName(i, count, idDigest), mtime)
                 : Hash(file.Stream, null, mtime);
-            var name = FileName(prefix, idDigest ?? zarDigest);
+            var name = FileName(i, count, idDigest ?? zarDigest);
             tarDigest ??= Hash(file.Stream, name, mtime).TarDigest!;
             file.Commit();
             var path = Path.Combine(dest, name);
@@ -155,13 +153,7 @@ public static partial class CfsGenerator
         return result;
     }
 
-    static string FileName(string prefix, string digest)
-    {
-        var hex = digest.Contains(':') ? digest[(digest.IndexOf(':') + 1)..] : digest;
-        if (hex.Length < 12 || !hex[..12].All(char.IsAsciiHexDigitLower))
-            throw new ZarFormatException($"layer digest '{digest}' is not a lowercase hex digest");
-        return $"{prefix}-{hex[..12]}.zar";
-    }
+    static string FileName(int index, int count, string digest) => LayerFileName.For(index, count, digest, "zar");
 
     /// <summary>The config's created time in Unix seconds; 0 when absent, unparsable or before 1970.</summary>
     public static long CreatedSeconds(string? created) =>

@@ -1,16 +1,29 @@
+using System.Globalization;
+using Zar.Model;
+
 namespace Zar.Sources.Layers;
 
 /// <summary>
-/// Names of per-layer outputs, chosen so that sorting the names gives the bottom-to-top order:
-/// <c>01-&lt;first 12 hex of the diff_id&gt;.zar</c>, zero-padded to the width the layer count needs.
+/// Names of per-layer outputs (zar convert --per-layer, zar cfs), chosen so that sorting the names gives
+/// the bottom-to-top order: <c>01-&lt;first 12 hex of the layer's digest&gt;.zar</c>, the number zero-padded
+/// to the width the layer count needs.
 /// </summary>
 public static class LayerFileName
 {
-    public static string For(int index, int count, string? diffId, string extension)
+    /// <summary>"01", "02", ... or "001" past 99 layers.</summary>
+    public static string Prefix(int index, int count)
     {
-        int width = Math.Max(2, count.ToString(System.Globalization.CultureInfo.InvariantCulture).Length);
-        var hex = diffId == null ? "layer" : diffId[(diffId.IndexOf(':') + 1)..];
-        if (hex.Length > 12) hex = hex[..12];
-        return $"{(index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(width, '0')}-{hex}.{extension}";
+        int width = Math.Max(2, count.ToString(CultureInfo.InvariantCulture).Length);
+        return (index + 1).ToString(CultureInfo.InvariantCulture).PadLeft(width, '0');
+    }
+
+    /// <summary>The name for a layer identified by a digest ("sha256:hex" or bare hex); "NN-layer" when there is none.</summary>
+    public static string For(int index, int count, string? digest, string extension)
+    {
+        if (digest == null) return $"{Prefix(index, count)}-layer.{extension}";
+        var hex = digest.Contains(':') ? digest[(digest.IndexOf(':') + 1)..] : digest;
+        if (hex.Length < 12 || !hex[..12].All(char.IsAsciiHexDigitLower))
+            throw new ZarFormatException($"layer digest '{digest}' is not a lowercase hex digest");
+        return $"{Prefix(index, count)}-{hex[..12]}.{extension}";
     }
 }
