@@ -24,6 +24,10 @@ public readonly record struct Xattr(string Name, byte[] Value)
 public readonly record struct DataExtent(long Offset, long Length)
 {
     public long End => Offset + Length;
+
+    /// <summary>True when the extents are the whole file in one piece: no holes to keep.</summary>
+    public static bool CoverWhole(IReadOnlyList<DataExtent> extents, long size) =>
+        size == 0 ? extents.All(x => x.Length == 0) : extents.Count == 1 && extents[0].Offset == 0 && extents[0].Length == size;
 }
 
 /// <summary>
@@ -61,6 +65,10 @@ public sealed class Entry
     public long DataOffset { get; init; } = -1;
     /// <summary>For sparse tar entries and sparse host files: the data extents in logical order (null = one extent [0,Size)).</summary>
     public IReadOnlyList<DataExtent>? Extents { get; init; }
+
+    /// <summary>The ranges that hold data: <see cref="Extents"/>, or the whole file when it has no holes.</summary>
+    public IReadOnlyList<DataExtent> DataExtents =>
+        Extents ?? (Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, Size) });
 
     public string Name => ZarPath.Name(Path);
     public bool IsDirectory => Type == EntryType.Directory;

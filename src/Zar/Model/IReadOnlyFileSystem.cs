@@ -25,7 +25,7 @@ public interface IReadOnlyFileSystem : IDisposable
 
     /// <summary>The ranges that hold data (holes elsewhere). Default: the whole file.</summary>
     IReadOnlyList<DataExtent> GetExtents(Entry file) =>
-        file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
+        file.DataExtents;
 
     /// <summary>The stored bytes of a file, extent after extent in logical order (holes skipped).</summary>
     Stream OpenExtents(Entry file, IReadOnlyList<DataExtent> extents) => new ExtentConcatStream(this, file, extents);

@@ -527,7 +527,7 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
     }
 
     public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
-        file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
+        file.DataExtents;
 
     /// <summary>
     /// Defense in depth: the parsing code checks every number it uses, but any slip on a crafted

@@ -17,7 +17,7 @@ public static class ZarBuilder
             {
                 var extents = source.GetExtents(e);
                 using var data = source.OpenExtents(e, extents);
-                writer.Add(e.Extents == null && !IsWhole(extents, e.Size) ? e.With(extents: extents) : e, data);
+                writer.Add(e.Extents == null && !DataExtent.CoverWhole(extents, e.Size) ? e.With(extents: extents) : e, data);
             }
             else writer.Add(e);
         }
@@ -32,7 +32,4 @@ public static class ZarBuilder
         file.Commit();
         return result;
     }
-
-    static bool IsWhole(IReadOnlyList<DataExtent> extents, long size) =>
-        size == 0 ? extents.Count == 0 : extents.Count == 1 && extents[0].Offset == 0 && extents[0].Length == size;
 }

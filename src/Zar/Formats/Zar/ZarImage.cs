@@ -291,7 +291,7 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
     }
 
     public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
-        file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
+        file.DataExtents;
 
     void EnsureVerified(in ZarEntryRecord r, string path)
     {
@@ -331,21 +331,16 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
         }
         var dest = destination[..want];
         dest.Clear();
+        // Extents are stored back to back from Begin, so each one's stored offset is the sum of those before it.
+        long storedBefore = 0;
         foreach (var x in file.Extents ?? ReadExtents(r, file.Path))
         {
             long from = Math.Max(offset, x.Offset), to = Math.Min(offset + want, x.End);
-            if (from >= to) continue;
-            ulong stored = r.Begin + (ulong)StoredBefore(file, x) + (ulong)(from - x.Offset);
-            new ReadOnlySpan<byte>(_base + stored, (int)(to - from)).CopyTo(dest[(int)(from - offset)..]);
+            if (from < to)
+                new ReadOnlySpan<byte>(_base + r.Begin + (ulong)(storedBefore + from - x.Offset), (int)(to - from)).CopyTo(dest[(int)(from - offset)..]);
+            storedBefore += x.Length;
         }
         return want;
-    }
-
-    static long StoredBefore(Entry file, DataExtent target)
-    {
-        long sum = 0;
-        foreach (var x in file.Extents!) { if (x == target) break; sum += x.Length; }
-        return sum;
     }
 
     /// <summary>Where a regular file's stored bytes are in the image (the seed's Begin/End).</summary>

@@ -11,8 +11,8 @@ public sealed record ZarInspection(
     {
         var counts = new Dictionary<EntryType, long>();
         var seen = new HashSet<long>();
-        var contents = new HashSet<(long, long)>();
-        long files = 0, hardlinks = 0, logical = 0, referenced = 0, holes = 0, xattrs = 0;
+        var contents = new HashSet<(ulong, ulong)>();
+        long files = 0, hardlinks = 0, logical = 0, referenced = 0, storedBytes = 0, holes = 0, xattrs = 0;
         foreach (var e in image.Walk())
         {
             counts[e.Type] = counts.GetValueOrDefault(e.Type) + 1;
@@ -24,11 +24,9 @@ public sealed record ZarInspection(
             long stored = image.GetExtents(e).Sum(x => x.Length);
             holes += e.Size - stored;
             referenced += stored;
+            // Deduplicated files share one stored range; count each range once.
+            if (stored > 0 && contents.Add(image.DataRange(e))) storedBytes += stored;
         }
-        long storedBytes = 0;
-        foreach (var e in image.Walk())
-            if (e.IsRegular && !e.IsSparse && e.Size > 0 && contents.Add(((long)image.DataRange(e).Begin, e.Size))) storedBytes += e.Size;
-            else if (e.IsRegular && e.IsSparse && contents.Add(((long)image.DataRange(e).Begin, -1))) storedBytes += image.GetExtents(e).Sum(x => x.Length);
         return new ZarInspection(image.Footer, image.Header, new FileInfo(path).Length, counts, files, hardlinks, logical, storedBytes,
             referenced - storedBytes, holes, xattrs);
     }

@@ -50,7 +50,7 @@ public sealed class ZarWriter
     readonly byte[] _buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
     long _pos;
     long _progress;
-    long _dedupFiles, _dedupBytes, _holeBytes;
+    long _dedupFiles, _dedupBytes, _holeBytes, _storedBytes;
     bool _finished;
 
     readonly byte[] _compare = new byte[1 << 16];
@@ -101,7 +101,7 @@ public sealed class ZarWriter
     void WriteData(Node node, Stream? data)
     {
         var e = node.Entry;
-        var extents = e.Extents ?? (e.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, e.Size) });
+        var extents = e.DataExtents;
         long stored = 0;
         long lastEnd = 0;
         foreach (var x in extents)
@@ -110,8 +110,7 @@ public sealed class ZarWriter
             lastEnd = x.End;
             stored += x.Length;
         }
-        bool whole = e.Size == 0 ? stored == 0 : extents.Count == 1 && extents[0].Offset == 0 && extents[0].Length == e.Size;
-        bool sparse = !whole;
+        bool sparse = !DataExtent.CoverWhole(extents, e.Size);
         _holeBytes += e.Size - stored;
         if (stored == 0)
         {
@@ -151,6 +150,7 @@ public sealed class ZarWriter
         }
         uint id = (uint)_hashes.Count;
         _hashes.Add(hash);
+        _storedBytes += stored;
         if (!sparse) _contents.TryAdd(key, ((ulong)start, (ulong)(start + stored), id));
         node.Begin = (ulong)start;
         node.End = (ulong)(start + stored);
@@ -379,9 +379,7 @@ public sealed class ZarWriter
         _out.Write(fb);
         _out.SetLength(fileLength);
         _out.Flush();
-        long storedBytes = _hashes.Count == 0 ? 0 : nodes.Where(n => n.Primary == null && n.ContentId != ZarEntryRecord.NoContent)
-            .Select(n => (n.ContentId, Len: (long)(n.End - n.Begin))).Distinct().Sum(x => x.Len);
-        return new ZarWriteResult(nodes.Length, files, logical, storedBytes, _dedupFiles, _dedupBytes, _holeBytes, fileLength);
+        return new ZarWriteResult(nodes.Length, files, logical, _storedBytes, _dedupFiles, _dedupBytes, _holeBytes, fileLength);
     }
 
     static Entry ImplicitDirectory(string path) => new() { Path = path, Type = EntryType.Directory, Mode = 0x1ED /* 0755 */ };

@@ -299,7 +299,7 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
     public IEnumerable<Entry> Walk() => FileSystemExtensions.DepthFirst(this);
 
     public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
-        file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
+        file.DataExtents;
 
     /// <summary>Streams a file's data extents through one open descriptor (the default would reopen per read).</summary>
     public Stream OpenExtents(Entry file, IReadOnlyList<DataExtent> extents) => new HostExtentStream(OpenFile(file.Path), extents, file.Path);
