@@ -1,6 +1,6 @@
-using System.IO.Compression;
 using Zar.Model;
 using Zar.Sources.Tar;
+using Zar.Tests.Merge;
 using Zar.Tests.Support;
 
 namespace Zar.Tests.Tar;
@@ -19,8 +19,8 @@ public class GzipTruncationTests
         var full = File.ReadAllBytes(t["full.tar"]);
         // Header + 2 data blocks of "a": the cut falls exactly on b's header.
         var cut = full[..(512 * 3)];
-        File.WriteAllBytes(t["full.tar.gz"], Gzip(full));
-        File.WriteAllBytes(t["cut.tar.gz"], Gzip(cut));
+        File.WriteAllBytes(t["full.tar.gz"], Compress.Apply(full, Compression.Gzip));
+        File.WriteAllBytes(t["cut.tar.gz"], Compress.Apply(cut, Compression.Gzip));
         File.WriteAllBytes(t["cut.tar"], cut);
 
         using (var ok = TarReader.OpenFile(t["full.tar.gz"], out _))
@@ -43,12 +43,5 @@ public class GzipTruncationTests
             Assert.Equal("a", plain.Next()!.Entry.Path);
             Assert.Null(plain.Next());
         }
-    }
-
-    static byte[] Gzip(byte[] data)
-    {
-        var ms = new MemoryStream();
-        using (var gz = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen: true)) gz.Write(data);
-        return ms.ToArray();
     }
 }
