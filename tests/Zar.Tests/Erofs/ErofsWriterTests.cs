@@ -123,7 +123,9 @@ public class ErofsWriterTests
         var data = new byte[3 << 20];
         new Random(8).NextBytes(data.AsSpan(1 << 20, 4096));
         new Random(9).NextBytes(data.AsSpan((3 << 20) - 10));
+        // An in-memory tree: inputs a host filesystem cannot hold (ext4 caps a file's xattrs at one block).
         var fs = new MemoryFileSystem()
+            .Add(new Entry { Path = "", Type = EntryType.Directory, Mode = 0755, MtimeSeconds = 1_600_000_000 })
             .Add(new Entry
             {
                 Path = "fat", Type = EntryType.Regular, Mode = 0644, Size = 5, MtimeSeconds = 1_600_000_000,
