@@ -74,7 +74,7 @@ public sealed class MemoryFileSystem : IReadOnlyFileSystem
     }
 
     public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
-        file.Extents ?? (file.Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, file.Size) });
+        file.DataExtents;
 
     public void Dispose() { }
 }
