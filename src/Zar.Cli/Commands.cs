@@ -8,6 +8,7 @@ using Zar.Formats.Zar;
 using Zar.Model;
 using Zar.Sources;
 using Zar.Sources.Layers;
+using Zar.Overlay;
 
 namespace Zar.Cli;
 
@@ -50,9 +51,9 @@ static class Commands
             long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
             if (p.GetValue(format) == "erofs")
             {
-                var r = ProgressBar.Run("writing EROFS", total, progress => ErofsWriter.Write(fs, outPath, new ErofsWriterOptions
+                IReadOnlyFileSystem tree = p.GetValue(whiteouts) ? new Overlay.OverlayFormView(fs) : fs;
+                var r = ProgressBar.Run("writing EROFS", total, progress => ErofsWriter.Write(tree, outPath, new ErofsWriterOptions
                 {
-                    OverlayWhiteouts = p.GetValue(whiteouts),
                     Progress = progress,
                 }));
                 Console.WriteLine($"{outPath}: EROFS, {r.Inodes} inodes ({r.CompactInodes} compact), {r.Blocks} blocks of 4096, image {r.ImageSize} bytes, uuid {r.Uuid}");

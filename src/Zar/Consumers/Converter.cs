@@ -2,6 +2,7 @@ using Zar.Formats.Erofs;
 using Zar.Formats.Zar;
 using Zar.IO;
 using Zar.Model;
+using Zar.Overlay;
 using Zar.Sources.Layers;
 
 namespace Zar.Consumers;
@@ -29,7 +30,7 @@ public static class Converter
         }
         using var file = new AtomicFile(output);
         var writer = new ZarWriter(file.Stream, new ZarWriterOptions { PageAlign = pageAlign, Progress = progress });
-        stack.Merged.CopyTo((entry, data) => writer.Add(entry, data));
+        StreamingPass.Run(stack.Merged, (entry, data, stored) => writer.Add(entry, stored, data?.Extents), stack.Blobs);
         var result = writer.Finish();
         file.Commit();
         return new ConvertedFile(output, result.ImageBytes, null);
@@ -47,7 +48,7 @@ public static class Converter
             var layer = stack.GetLayer(i, WhiteoutFormat.Aufs);
             var progress = progressFor?.Invoke(i);
             long bytes = format == ImageFormat.Erofs
-                ? ErofsWriter.Write(layer, path, new ErofsWriterOptions { OverlayWhiteouts = true, Progress = progress }).ImageSize
+                ? ErofsWriter.Write(new OverlayFormView(layer), path, new ErofsWriterOptions { Progress = progress }).ImageSize
                 : ZarBuilder.Create(layer, path, new ZarWriterOptions { PageAlign = pageAlign, Progress = progress }).ImageBytes;
             files.Add(new ConvertedFile(path, bytes, i));
         }

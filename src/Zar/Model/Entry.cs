@@ -53,22 +53,16 @@ public sealed class Entry
     public uint DevMinor { get; init; }
     /// <summary>Sorted by name (ordinal bytes), names unique.</summary>
     public IReadOnlyList<Xattr> Xattrs { get; init; } = Array.Empty<Xattr>();
-    /// <summary>Hardlink identity: entries of one filesystem with the same non-zero Inode are one file.</summary>
+    /// <summary>
+    /// The inode number. From a filesystem reader: non-zero, unique per file, shared by every name of a
+    /// hardlinked file, stable for the reader's lifetime (see <see cref="IReadOnlyFileSystem"/>). In entry
+    /// streams (tar) 0, or a hardlink identity shared by entries of one file.
+    /// </summary>
     public long Inode { get; init; }
     /// <summary>Number of names of this file inside the filesystem (1 when unknown or not linked).</summary>
     public uint LinkCount { get; init; } = 1;
-    /// <summary>True when the file has holes worth preserving (reader-detected).</summary>
+    /// <summary>True when the file has holes worth preserving (where they are: <see cref="IReadOnlyFileSystem.GetData"/>).</summary>
     public bool IsSparse { get; init; }
-    /// <summary>Private to the reader that produced the entry (record index, tar offset, ...).</summary>
-    public long Handle { get; init; }
-    /// <summary>For entries from a tar stream: offset of the data in the uncompressed tar (-1 otherwise).</summary>
-    public long DataOffset { get; init; } = -1;
-    /// <summary>For sparse tar entries and sparse host files: the data extents in logical order (null = one extent [0,Size)).</summary>
-    public IReadOnlyList<DataExtent>? Extents { get; init; }
-
-    /// <summary>The ranges that hold data: <see cref="Extents"/>, or the whole file when it has no holes.</summary>
-    public IReadOnlyList<DataExtent> DataExtents =>
-        Extents ?? (Size == 0 ? Array.Empty<DataExtent>() : new[] { new DataExtent(0, Size) });
 
     public string Name => ZarPath.Name(Path);
     public bool IsDirectory => Type == EntryType.Directory;
@@ -106,14 +100,13 @@ public sealed class Entry
     };
 
     public Entry With(string? path = null, EntryType? type = null, long? size = null, string? linkTarget = null,
-        long? inode = null, uint? linkCount = null, long? handle = null, IReadOnlyList<Xattr>? xattrs = null,
-        IReadOnlyList<DataExtent>? extents = null, uint? mode = null) => new()
+        long? inode = null, uint? linkCount = null, IReadOnlyList<Xattr>? xattrs = null, uint? mode = null,
+        bool? isSparse = null) => new()
     {
         Path = path ?? Path, Type = type ?? Type, Mode = mode ?? Mode, Uid = Uid, Gid = Gid,
         MtimeSeconds = MtimeSeconds, MtimeNanoseconds = MtimeNanoseconds, Size = size ?? Size,
         LinkTarget = linkTarget ?? LinkTarget, DevMajor = DevMajor, DevMinor = DevMinor,
-        Xattrs = xattrs ?? Xattrs, Inode = inode ?? Inode, LinkCount = linkCount ?? LinkCount, IsSparse = IsSparse,
-        Handle = handle ?? Handle, DataOffset = DataOffset, Extents = extents ?? Extents,
+        Xattrs = xattrs ?? Xattrs, Inode = inode ?? Inode, LinkCount = linkCount ?? LinkCount, IsSparse = isSparse ?? IsSparse,
     };
 
     public override string ToString() => $"{Type} {ZarPath.Display(Path)}";

@@ -2,10 +2,22 @@ using Zar.IO;
 namespace Zar.Model;
 
 /// <summary>
-/// The one read-only filesystem interface every reader implements (zar, EROFS, host directory,
-/// tar + index, the layer stack, ...). Every consumer works on it, so any format converts to any other.
-/// Paths given to it are normalized with <see cref="ZarPath.Normalize"/> by the caller or the
-/// extension methods; symlinks are never followed.
+/// The one read-only filesystem interface every reader implements (host directory, zar image, EROFS
+/// image, a layer tar's tree, the merged layer stack, an overlay of other readers, ...). Every consumer
+/// (ls, cat, extract, diff, convert, a FUSE server) works on it, so any format converts to any other.
+///
+/// The contract, which every implementation keeps and the tests check:
+/// <list type="bullet">
+/// <item>Paths are normalized (<see cref="ZarPath.Normalize"/>, the root is ""); symlinks are never followed.</item>
+/// <item><b>Inode numbers</b>: every entry has a non-zero <see cref="Entry.Inode"/>, unique per file and
+/// shared by all names of a hardlinked file, stable for the reader's lifetime (the same entry looked up
+/// twice, or reached by a walk, has the same number). A FUSE server uses it as the node id.</item>
+/// <item><b>Threads</b>: Lookup, List, GetData, Read, GetTotals and Walk may be called from many threads at
+/// once; entries and <see cref="FileData"/> are immutable.</item>
+/// <item><b>Errors</b>: a damaged input is a <see cref="ZarFormatException"/> naming the file; a missing path
+/// is null from Lookup; use after <see cref="IDisposable.Dispose"/> throws <see cref="ObjectDisposedException"/>,
+/// never touches freed memory.</item>
+/// </list>
 /// </summary>
 public interface IReadOnlyFileSystem : IDisposable
 {
@@ -17,24 +29,49 @@ public interface IReadOnlyFileSystem : IDisposable
     /// <summary>The entry at a normalized path, or null when there is none.</summary>
     Entry? Lookup(string path);
 
+    /// <summary>The child of <paramref name="directory"/> named <paramref name="name"/> (one component), or null.</summary>
+    Entry? Lookup(Entry directory, string name) =>
+        directory.IsDirectory && ZarPath.IsValidName(name) ? Lookup(ZarPath.Join(directory.Path, name)) : null;
+
     /// <summary>Children of a directory, sorted by name bytes.</summary>
     IEnumerable<Entry> List(Entry directory);
 
-    /// <summary>Reads file bytes at an offset into a span; returns the count read (0 at end of file). Holes read as zeros.</summary>
-    int Read(Entry file, long offset, Span<byte> destination);
+    /// <summary>Where a regular file's bytes live (segments of blobs; holes between them).</summary>
+    FileData GetData(Entry file);
 
-    /// <summary>The ranges that hold data (holes elsewhere). Default: the whole file.</summary>
-    IReadOnlyList<DataExtent> GetExtents(Entry file) =>
-        file.DataExtents;
+    /// <summary>
+    /// Reads file bytes at an offset into a span; returns the count read (0 at end of file). Holes read as
+    /// zeros. Readers that can check what they read (zar content digests) check it here, so consumers that
+    /// copy bytes read through this rather than through the blobs of <see cref="GetData"/>.
+    /// </summary>
+    int Read(Entry file, long offset, Span<byte> destination) => GetData(file).Read(offset, destination);
 
-    /// <summary>The stored bytes of a file, extent after extent in logical order (holes skipped).</summary>
-    Stream OpenExtents(Entry file, IReadOnlyList<DataExtent> extents) => new ExtentConcatStream(this, file, extents);
+    /// <summary>Totals for statfs: entries, bytes and block size. The default walks the tree once.</summary>
+    FileSystemTotals GetTotals() => FileSystemTotals.Count(this);
 
     /// <summary>
     /// Every entry, root first, depth-first pre-order, siblings in name byte order
     /// (the order of <see cref="ZarPath.ComparePaths"/>).
     /// </summary>
     IEnumerable<Entry> Walk() => FileSystemExtensions.DepthFirst(this);
+}
+
+/// <summary>What statfs reports: how many entries (inodes), how many bytes the tree occupies, in what block size.</summary>
+public readonly record struct FileSystemTotals(long Entries, long Bytes, int BlockSize)
+{
+    /// <summary>Counts by walking: entries, and the stored bytes of each file once (hardlinks counted once).</summary>
+    public static FileSystemTotals Count(IReadOnlyFileSystem fs, int blockSize = 4096)
+    {
+        long entries = 0, bytes = 0;
+        var seen = new HashSet<long>();
+        foreach (var e in fs.Walk())
+        {
+            if (!seen.Add(e.Inode)) continue;
+            entries++;
+            if (e.IsRegular) bytes += e.Size;
+        }
+        return new FileSystemTotals(entries, bytes, blockSize);
+    }
 }
 
 public static class FileSystemExtensions
@@ -81,6 +118,9 @@ public static class FileSystemExtensions
         return fs.List(e);
     }
 
+    /// <summary>The ranges of a regular file that hold data (holes elsewhere).</summary>
+    public static IReadOnlyList<DataExtent> GetExtents(this IReadOnlyFileSystem fs, Entry file) => fs.GetData(file).Extents;
+
     /// <summary>Reads exactly destination.Length bytes (or up to EOF); returns the count.</summary>
     public static int ReadFully(this IReadOnlyFileSystem fs, Entry file, long offset, Span<byte> destination)
     {
@@ -105,6 +145,13 @@ public static class FileSystemExtensions
 
     /// <summary>A read-only stream over a file's bytes (holes as zeros).</summary>
     public static Stream OpenRead(this IReadOnlyFileSystem fs, Entry file) => new FileSystemReadStream(fs, file);
+
+    /// <summary>
+    /// The stored bytes of a file, data range after data range in logical order (holes skipped), read
+    /// through <see cref="IReadOnlyFileSystem.Read"/> so the reader's checks apply: what writers copy.
+    /// </summary>
+    public static Stream OpenStored(this IReadOnlyFileSystem fs, Entry file, IReadOnlyList<DataExtent> extents) =>
+        new StoredExtentStream(fs, file, extents);
 }
 
 sealed class FileSystemReadStream(IReadOnlyFileSystem fs, Entry file) : ReadOnlyStream
@@ -127,7 +174,7 @@ sealed class FileSystemReadStream(IReadOnlyFileSystem fs, Entry file) : ReadOnly
     };
 }
 
-sealed class ExtentConcatStream(IReadOnlyFileSystem fs, Entry file, IReadOnlyList<DataExtent> extents) : ExtentStream(extents)
+sealed class StoredExtentStream(IReadOnlyFileSystem fs, Entry file, IReadOnlyList<DataExtent> extents) : ExtentStream(extents)
 {
     protected override int ReadAt(long offset, Span<byte> buffer)
     {

@@ -164,6 +164,10 @@ public static class ZarPath
         return true;
     }
 
+    /// <summary>One path component: not empty, not "." or "..", no '/' and no NUL.</summary>
+    public static bool IsValidName(string name) =>
+        name.Length > 0 && name != "." && name != ".." && name.IndexOfAny(['/', '\0']) < 0;
+
     public static string Parent(string path)
     {
         int i = path.LastIndexOf('/');

@@ -5,6 +5,7 @@ using Zar.Consumers.Cfs;
 using Zar.Formats.Erofs;
 using Zar.Formats.Zar;
 using Zar.Model;
+using Zar.Overlay;
 using Zar.Sources.Host;
 using Zar.Sources.Images;
 using Zar.Sources.Layers;
@@ -192,7 +193,7 @@ public class CfsGeneratorTests
             {
                 var erofs = t[$"{layer.Index}.erofs"];
                 using (var zar = ZarImage.Open(layer.Path))
-                    ErofsWriter.Write(zar, erofs, new ErofsWriterOptions { OverlayWhiteouts = true });
+                    ErofsWriter.Write(new OverlayFormView(zar), erofs);
                 var m = Mount.Erofs(erofs, t[$"mnt/{layer.Index}"]);
                 mounts.Add(m);
                 lowers.Insert(0, m.Path);

@@ -288,7 +288,7 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
     {
         var data = new byte[1 << 20];
         data[5] = 1;
-        var a = new MemoryFileSystem("A").Add(new Entry { Path = "f", Type = EntryType.Regular, Mode = 0b110_100_100, Extents = new[] { new DataExtent(0, 4096) } }, data);
+        var a = new MemoryFileSystem("A").Add(new Entry { Path = "f", Type = EntryType.Regular, Mode = 0b110_100_100, IsSparse = true }, data, new[] { new DataExtent(0, 4096) });
         var b = new MemoryFileSystem("B").File("f", data);
         Assert.Empty(Differ.Compare(a, b));
         var c = (byte[])data.Clone();

@@ -1,3 +1,4 @@
+using Zar.Overlay;
 using Zar.Formats.Erofs;
 using Zar.Sources.Host;
 using Zar.Tests.Support;
@@ -64,7 +65,7 @@ public class ErofsOverlayTests
             {
                 var img = tmp[$"{layer}.erofs"];
                 using (var src = new HostDirectory(tmp[$"oci/{layer}"]))
-                    ErofsWriter.Write(src, img, new ErofsWriterOptions { OverlayWhiteouts = true });
+                    ErofsWriter.Write(new OverlayFormView(src), img);
                 var fsck = Tools.Run(Tools.Require("fsck.erofs"), [img]);
                 Assert.True(fsck.Code == 0, fsck.Out + fsck.Err);
                 // Our reader shows the converted layer exactly as the kernel does.

@@ -138,8 +138,9 @@ public class ErofsReaderTests
         long rootNid, bNid;
         using (var image = ErofsImage.Open(tmp["img"]))
         {
-            rootNid = image.Root.Handle;
-            bNid = image.Lookup("a/b")!.Handle;
+            // Inode numbers are nid + 1.
+            rootNid = image.Root.Inode - 1;
+            bNid = image.Lookup("a/b")!.Inode - 1;
         }
         // Point a's dirent "b" (nid, nameoff, type 2 = dir) at the root: a/b/a/b/... forever. It is
         // the dirent after a's ".." (nid = root); b's own "." also carries b's nid but follows nothing.
@@ -170,7 +171,7 @@ public class ErofsReaderTests
         File.WriteAllBytes(tmp["src/f"], new byte[3 * 4096]);
         using (var source = new HostDirectory(tmp["src"])) ErofsWriter.Write(source, tmp["img"]);
         long nid;
-        using (var image = ErofsImage.Open(tmp["img"])) nid = image.Lookup("f")!.Handle;
+        using (var image = ErofsImage.Open(tmp["img"])) nid = image.Lookup("f")!.Inode - 1;
         var bytes = File.ReadAllBytes(tmp["img"]);
         // i_u (start block) sits at byte 16 of compact and extended inodes alike.
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan((int)nid * 32 + 16), 0x00FFFF00);

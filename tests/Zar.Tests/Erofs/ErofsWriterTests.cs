@@ -73,7 +73,7 @@ public class ErofsWriterTests
         // Lookup binary-searches the blocks like the kernel: every name is found, near misses are not.
         foreach (var e in ((IReadOnlyFileSystem)image).Walk())
         {
-            Assert.Equal(e.Handle, image.Lookup(e.Path)?.Handle);
+            Assert.Equal(e.Inode, image.Lookup(e.Path)?.Inode);
             if (e.Path.Length > 0) Assert.Null(image.Lookup(e.Path + "~"));
         }
         Assert.Null(image.Lookup("many/a"));
@@ -133,9 +133,8 @@ public class ErofsWriterTests
             }, "hello"u8.ToArray())
             .Add(new Entry
             {
-                Path = "holes", Type = EntryType.Regular, Mode = 0600, Size = data.Length, MtimeSeconds = 1_600_000_000,
-                Extents = [new(1 << 20, 4096), new(data.Length - 10, 10)],
-            }, data)
+                Path = "holes", Type = EntryType.Regular, Mode = 0600, Size = data.Length, MtimeSeconds = 1_600_000_000, IsSparse = true,
+            }, data, [new(1 << 20, 4096), new(data.Length - 10, 10)])
             .Add(new Entry { Path = "dir", Type = EntryType.Directory, Mode = 0700, MtimeSeconds = 1_600_000_000, Xattrs = [new("user.d", new byte[5000])] })
             .Add(new Entry { Path = "dir/link", Type = EntryType.Symlink, Mode = 0777, LinkTarget = "../fat", MtimeSeconds = 1_600_000_000, Xattrs = [new("trusted.l", new byte[4000])] });
         var img = tmp["mem.erofs"];

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Zar.Model;
+using Zar.Overlay;
 using Zar.Sources.Host;
 using Zar.Sources.Layers;
 using Zar.Tests.Merge;
@@ -104,7 +105,7 @@ public sealed class DebianImageTests(ITestOutputHelper output)
         var scan = clock.Elapsed;
         using var reference = new HostDirectory(t["ref"] + "/rootfs");
         TreeAssert.Equal(reference, ours.Merged, compareRoot: false);
-        output.WriteLine($"oci: {ours.Merged.Count} entries, scan+merge {scan.TotalSeconds:F2} s, compare {clock.Elapsed.TotalSeconds:F1} s; layers: " +
+        output.WriteLine($"oci: {ours.Merged.Walk().Count()} entries, scan+merge {scan.TotalSeconds:F2} s, compare {clock.Elapsed.TotalSeconds:F1} s; layers: " +
             string.Join(", ", ours.Layers.Select(l => $"{l.MemberCount} members {l.TarBytes >> 20} MiB {l.Compression}")));
         Assert.Equal(3, ours.Layers.Count);
         Assert.Null(ours.Merged.Lookup("usr/share/doc"));

@@ -1,5 +1,6 @@
 using System.Text;
 using Zar.Model;
+using Zar.Overlay;
 using Zar.Sources.Layers;
 using Zar.Tests.Support;
 

@@ -1,4 +1,5 @@
 using Zar.Model;
+using Zar.Overlay;
 using Zar.Sources.Host;
 using Zar.Sources.Layers;
 using Zar.Tests.Support;

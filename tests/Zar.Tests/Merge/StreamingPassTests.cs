@@ -1,3 +1,4 @@
+using Zar.Consumers;
 using Zar.Model;
 using Zar.Sources.Images;
 using Zar.Sources.Layers;
@@ -59,7 +60,7 @@ public sealed class StreamingPassTests
     }
 
     /// <summary>
-    /// CopyTo hands out every merged entry once, directories before their children, file data in layer order
+    /// The streaming pass hands out every merged entry once, directories before their children, file data in layer order
     /// with each compressed layer decompressed once, and the data equals what random reads return.
     /// </summary>
     [Fact]
@@ -74,19 +75,20 @@ public sealed class StreamingPassTests
         var seen = new List<Entry>();
         var data = new Dictionary<string, byte[]>();
         var lastDataPosition = (Layer: -1L, Offset: -1L);
-        stack.Merged.CopyTo((e, s) =>
+        StreamingPass.Run(stack.Merged, (e, d, s) =>
         {
             Assert.True(e.Path.Length == 0 || seen.Any(x => x.Path == ZarPath.Parent(e.Path)), $"{e.Path} before its directory");
             seen.Add(e);
             if (s != null)
             {
-                Assert.True((e.Handle, e.DataOffset).CompareTo(lastDataPosition) > 0, $"{e.Path} out of layer order");
-                lastDataPosition = (e.Handle, e.DataOffset);
+                var position = ((long)stack.Blobs.ToList().IndexOf((LayerBlob)d!.Segments[0].Blob), d.Segments[0].BlobOffset);
+                Assert.True(position.CompareTo(lastDataPosition) > 0, $"{e.Path} out of layer order");
+                lastDataPosition = position;
                 var ms = new MemoryStream();
                 s.CopyTo(ms);
                 data[e.Path] = ms.ToArray();
             }
-        });
+        }, stack.Blobs);
         // One more sequential pass per layer, whatever its compression.
         Assert.Equal(new[] { 2, 2, 2 }, source.Opens);
 

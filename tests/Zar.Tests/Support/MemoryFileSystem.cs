@@ -11,13 +11,16 @@ namespace Zar.Tests.Support;
 public sealed class MemoryFileSystem : IReadOnlyFileSystem
 {
     readonly List<Entry> _entries = new();
-    readonly List<byte[]> _data = new();
+    readonly Dictionary<Entry, byte[]> _data = new(ReferenceEqualityComparer.Instance);
+    readonly Dictionary<Entry, IReadOnlyList<DataExtent>> _extents = new(ReferenceEqualityComparer.Instance);
     Entry _root;
+    // Entries added without an inode number get one from a range no test uses, so numbers stay unique.
+    const long FirstFreeInode = 1L << 32;
 
     public MemoryFileSystem(string description = "memory filesystem", uint rootMode = 0b111_101_101)
     {
         Description = description;
-        _root = new Entry { Path = "", Type = EntryType.Directory, Mode = rootMode, Handle = -1 };
+        _root = new Entry { Path = "", Type = EntryType.Directory, Mode = rootMode, Inode = 1 };
     }
 
     public string Description { get; }
@@ -25,13 +28,16 @@ public sealed class MemoryFileSystem : IReadOnlyFileSystem
     public Entry Root => _root;
     public IReadOnlyList<Entry> Entries => _entries;
 
-    /// <summary>Adds an entry; <paramref name="data"/> is the file's full logical content (zeros in holes).</summary>
-    public MemoryFileSystem Add(Entry entry, byte[]? data = null)
+    /// <summary>Adds an entry; <paramref name="data"/> is the file's full logical content (zeros in holes),
+    /// <paramref name="extents"/> the ranges that hold data when the file has holes.</summary>
+    public MemoryFileSystem Add(Entry entry, byte[]? data = null, IReadOnlyList<DataExtent>? extents = null)
     {
-        if (entry.Path.Length == 0) { _root = entry.With(handle: -1); return this; }
-        var e = entry.With(handle: _entries.Count, size: entry.Type == EntryType.Regular ? data?.LongLength ?? entry.Size : 0);
+        if (entry.Path.Length == 0) { _root = entry.With(inode: 1); return this; }
+        var e = entry.With(inode: entry.Inode != 0 ? entry.Inode : FirstFreeInode + _entries.Count,
+            size: entry.Type == EntryType.Regular ? data?.LongLength ?? entry.Size : 0);
         _entries.Add(e);
-        _data.Add(data ?? Array.Empty<byte>());
+        _data[e] = data ?? Array.Empty<byte>();
+        if (extents != null) _extents[e] = extents;
         return this;
     }
 
@@ -64,17 +70,14 @@ public sealed class MemoryFileSystem : IReadOnlyFileSystem
         foreach (var e in order) yield return e;
     }
 
-    public int Read(Entry file, long offset, Span<byte> destination)
+    /// <summary>The content as segments of memory: the whole file, or the data extents given to <see cref="Add"/> (holes elsewhere).</summary>
+    public FileData GetData(Entry file)
     {
-        var data = _data[(int)file.Handle];
-        if (offset >= data.Length) return 0;
-        int n = (int)Math.Min(destination.Length, data.Length - offset);
-        data.AsSpan((int)offset, n).CopyTo(destination);
-        return n;
+        var data = _data[file];
+        var blob = new Zar.IO.Blobs.MemoryBlob(data, file.Path);
+        if (!_extents.TryGetValue(file, out var extents)) return FileData.Contiguous(data.Length, blob, 0);
+        return new FileData(data.Length, extents.Select(x => new FileSegment(x.Offset, x.Length, blob, x.Offset)));
     }
-
-    public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
-        file.DataExtents;
 
     public void Dispose() { }
 }

@@ -50,7 +50,7 @@ public sealed class LayerStreamTests : IDisposable
         for (int i = 0; i < expected.Count; i++)
         {
             Assert.Equal(expected[i].Data, actual[i].Data);
-            Assert.Equal(expected[i].Entry.DataOffset, actual[i].Entry.DataOffset);
+            Assert.Equal(expected[i].DataOffset, actual[i].DataOffset);
         }
     }
 

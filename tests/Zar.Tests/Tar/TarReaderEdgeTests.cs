@@ -334,10 +334,10 @@ public sealed class TarReaderEdgeTests
         using var r = new TarReader(new MemoryStream(tar), "t");
         var a = r.Next()!;
         Assert.Equal(512, r.Position);
-        Assert.Equal(512, a.Entry.DataOffset);
+        Assert.Equal(512, a.DataOffset);
         var b = r.Next()!;
         Assert.Equal(1536, b.HeaderOffset);
-        Assert.Equal(3072, b.Entry.DataOffset);
+        Assert.Equal(3072, b.DataOffset);
         Assert.Null(r.Next());
         Assert.Equal(tar.Length, r.Position);
     }

@@ -9,6 +9,8 @@ namespace Zar.Tests.Tar;
 public sealed record ReadEntry(TarEntry Tar, byte[] Data)
 {
     public Entry Entry => Tar.Entry;
+    public long DataOffset => Tar.DataOffset;
+    public IReadOnlyList<DataExtent>? Extents => Tar.Extents;
 }
 
 public enum TreeLevel { V7, Ustar, Full }
@@ -41,10 +43,10 @@ public static class TarTestSupport
     public static byte[] LogicalContent(ReadEntry r)
     {
         var e = r.Entry;
-        if (e.Extents == null) return r.Data;
+        if (r.Extents == null) return r.Data;
         var content = new byte[e.Size];
         long stored = 0;
-        foreach (var x in e.Extents)
+        foreach (var x in r.Extents)
         {
             Array.Copy(r.Data, stored, content, x.Offset, x.Length);
             stored += x.Length;
@@ -143,10 +145,10 @@ public static class TarTestSupport
         {
             if (r.Data.Length == 0) continue;
             var buf = new byte[r.Data.Length];
-            raw.Position = r.Entry.DataOffset;
+            raw.Position = r.DataOffset;
             raw.ReadExactly(buf);
-            Assert.True(buf.AsSpan().SequenceEqual(r.Data), $"{r.Entry.Path}: bytes at DataOffset {r.Entry.DataOffset} differ");
-            Assert.True(r.Tar.HeaderOffset % 512 == 0 && r.Tar.HeaderOffset < r.Entry.DataOffset, $"{r.Entry.Path}: header offset {r.Tar.HeaderOffset}");
+            Assert.True(buf.AsSpan().SequenceEqual(r.Data), $"{r.Entry.Path}: bytes at DataOffset {r.DataOffset} differ");
+            Assert.True(r.Tar.HeaderOffset % 512 == 0 && r.Tar.HeaderOffset < r.DataOffset, $"{r.Entry.Path}: header offset {r.Tar.HeaderOffset}");
         }
     }
 

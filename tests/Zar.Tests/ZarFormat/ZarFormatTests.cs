@@ -66,11 +66,11 @@ public class ZarFormatTests
         Assert.False(tight.Footer.PageAligned);
         foreach (var e in aligned.Walk().Where(e => e.IsRegular && e.Size > 0))
         {
-            Assert.Equal(0UL, aligned.DataRange(e).Begin % 4096);
+            Assert.Equal(0L, aligned.GetData(e).Segments[0].BlobOffset % 4096);
             Assert.Equal(src.ReadAllBytes(src.Lookup(e.Path)!), aligned.GetContent(e).ToArray());
         }
         Assert.True(new FileInfo(t["tight.zar"]).Length < new FileInfo(t["aligned.zar"]).Length);
-        Assert.Contains(tight.Walk(), e => e.IsRegular && e.Size > 0 && tight.DataRange(e).Begin % 4096 != 0);
+        Assert.Contains(tight.Walk(), e => e.IsRegular && e.Size > 0 && tight.GetData(e).Segments[0].BlobOffset % 4096 != 0);
     }
 
     [Fact]
@@ -120,8 +120,8 @@ public class ZarFormatTests
         using var img = ZarImage.Open(t["img.zar"]);
         foreach (var e in img.Walk())
         {
-            Assert.Equal(e.Handle, img.Lookup(e.Path)!.Handle);
-            Assert.Equal(e.Handle, img.LookupBySearch(e.Path)!.Handle);
+            Assert.Equal(e.Inode, img.Lookup(e.Path)!.Inode);
+            Assert.Equal(e.Inode, img.LookupBySearch(e.Path)!.Inode);
             Assert.Null(img.Lookup(e.Path + "x"));
             Assert.Null(img.LookupBySearch(e.Path + "x"));
         }
@@ -144,8 +144,8 @@ public class ZarFormatTests
         readonly Entry[] _entries =
         {
             new() { Path = "", Type = EntryType.Directory, Mode = 0x1ED },
-            new() { Path = "a", Type = EntryType.Regular, Mode = 0x1A4, Size = 10, Handle = 1 },
-            new() { Path = "b", Type = EntryType.Regular, Mode = 0x1A4, Size = 10, Handle = 2 },
+            new() { Path = "a", Type = EntryType.Regular, Mode = 0x1A4, Size = 10, Inode = 2 },
+            new() { Path = "b", Type = EntryType.Regular, Mode = 0x1A4, Size = 10, Inode = 3 },
         };
         public string Description => "failing source";
         public Entry Root => _entries[0];
@@ -153,11 +153,12 @@ public class ZarFormatTests
         public IEnumerable<Entry> List(Entry directory) => directory.Path == "" ? _entries[1..] : Array.Empty<Entry>();
         public int Read(Entry file, long offset, Span<byte> destination)
         {
-            if (file.Handle == 2) throw new ZarException("b: read error");
+            if (file.Inode == 3) throw new ZarException("b: read error");
             int n = (int)Math.Min(destination.Length, file.Size - offset);
             destination[..n].Fill(1);
             return n;
         }
+        public FileData GetData(Entry file) => FileData.Contiguous(file.Size, new Zar.IO.Blobs.MemoryBlob(new byte[file.Size]), 0);
         public void Dispose() { }
     }
 }

@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Zar.Formats.Zar;
 using Zar.IO;
 using Zar.Model;
+using Zar.Overlay;
 using Zar.Sources.Images;
 using Zar.Sources.Layers;
 

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
+using Zar.IO.Blobs;
 using Zar.Model;
 
 namespace Zar.Formats.Erofs;
@@ -7,14 +7,17 @@ namespace Zar.Formats.Erofs;
 /// <summary>
 /// An uncompressed EROFS image (plain, inline and chunk-based layouts; any block size 512..4096;
 /// flat-mode device tables as in tarfs disks) read through a memory map. Every on-disk number is
-/// range-checked: a damaged image gives a one-line <see cref="ZarFormatException"/>.
+/// range-checked: a damaged image gives a one-line <see cref="ZarFormatException"/>. Inode numbers are
+/// nid + 1 (nid 0 is a valid inode when meta_blkaddr is not 0). Data on extra devices (the EROFS device
+/// table) is read from the device files given to <see cref="Open(string, IReadOnlyList{string}?)"/>, in
+/// table order, as <c>mount -o device=</c> takes them; flat-mode devices (mapped_blkaddr set) are inside
+/// the image itself.
 /// </summary>
 public sealed unsafe class ErofsImage : IReadOnlyFileSystem
 {
     readonly string _path;
-    readonly MemoryMappedFile? _map;
-    readonly MemoryMappedViewAccessor? _view;
-    readonly byte* _base;
+    readonly MappedFile _image;
+    readonly IBlob?[] _devices = [];
     readonly long _length;
     readonly int _bs, _bits;
     readonly long _metaBase, _xattrBase;
@@ -25,7 +28,10 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
     public ErofsSuperblock Superblock { get; }
     public string Description => $"EROFS image {_path}";
 
-    public static ErofsImage Open(string path) => new(path);
+    public static ErofsImage Open(string path) => new(path, null);
+
+    /// <summary>Opens an image whose data may sit on extra devices (files, in device-table order).</summary>
+    public static ErofsImage Open(string path, IReadOnlyList<string>? devicePaths) => new(path, devicePaths);
 
     /// <summary>True when the file carries the EROFS magic at byte 1024 (for format detection).</summary>
     public static bool IsErofs(string path)
@@ -40,32 +46,15 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
-    ErofsImage(string path)
+    ErofsImage(string path, IReadOnlyList<string>? devicePaths)
     {
         _path = path;
-        if (!File.Exists(path)) throw new ZarNotFoundException($"{path}: no such file");
-        long length;
-        try { length = new FileInfo(path).Length; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ZarException($"{path}: {e.Message}"); }
-        if (length < ErofsFormat.SuperblockOffset + ErofsFormat.SuperblockSize)
-            throw Corrupt($"too short for an EROFS image ({length} bytes)");
+        _image = MappedFile.Open(path, $"EROFS image {path}");
+        _length = _image.Length;
         try
         {
-            _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            _view?.Dispose();
-            _map?.Dispose();
-            throw new ZarException($"{path}: cannot map: {e.Message}");
-        }
-        byte* p = null;
-        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        _base = p + _view.PointerOffset;
-        _length = length;
-        try
-        {
+            if (_length < ErofsFormat.SuperblockOffset + ErofsFormat.SuperblockSize)
+                throw Corrupt($"too short for an EROFS image ({_length} bytes)");
             var raw = Span(ErofsFormat.SuperblockOffset, ErofsFormat.SuperblockSize);
             if (BinaryPrimitives.ReadUInt32LittleEndian(raw) != ErofsFormat.Magic) throw Corrupt("not an EROFS image (bad magic)");
             var sb = ErofsSuperblock.Parse(raw);
@@ -95,7 +84,13 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
                 for (int i = 0; i < sb.ExtraDevices; i++)
                     _deviceBlockAddress[i] = BinaryPrimitives.ReadUInt32LittleEndian(Span(slots + i * 128L + 68, 4));
                 _deviceIdMask = (int)(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)sb.ExtraDevices + 1) - 1);
+                _devices = new IBlob?[sb.ExtraDevices];
+                if (devicePaths != null && devicePaths.Count > sb.ExtraDevices)
+                    throw new ZarException($"{path}: {devicePaths.Count} devices given, the image has {sb.ExtraDevices}");
+                for (int i = 0; i < (devicePaths?.Count ?? 0); i++)
+                    _devices[i] = new FileBlob(devicePaths![i], description: $"EROFS device {i + 1} {devicePaths[i]}");
             }
+            else if (devicePaths is { Count: > 0 }) throw new ZarException($"{path}: the image has no extra devices");
             _root = MakeEntry(sb.RootNid, "");
             if (_root.Type != EntryType.Directory) throw Corrupt("root inode is not a directory");
         }
@@ -122,13 +117,12 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
     ZarFormatException Corrupt(string what) => new($"{_path}: {what}");
     ZarFormatException Corrupt(string path, string what) => new($"{_path}: {ZarPath.Display(path)}: {what}");
 
-    /// <summary>A bounds-checked view of image bytes.</summary>
+    /// <summary>A bounds-checked view of image bytes; callers hold a lease on the mapping (public methods take one).</summary>
     ReadOnlySpan<byte> Span(long offset, int length)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         if (offset < 0 || length < 0 || offset > _length - length)
             throw Corrupt($"reference beyond the end of the image (offset {offset}, {length} bytes, image {_length} bytes)");
-        return new ReadOnlySpan<byte>(_base + offset, length);
+        return _image.Span(offset, length);
     }
 
     public Entry Root => _root;
@@ -182,7 +176,7 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
         long size = (long)ino.Size;
         string? link = null;
         uint major = 0, minor = 0;
-        IReadOnlyList<DataExtent>? extents = null;
+        bool sparse = false;
         switch (type)
         {
             case EntryType.Symlink:
@@ -195,7 +189,7 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
                 (major, minor) = ErofsFormat.DecodeDev(ino.U);
                 break;
             case EntryType.Regular when ino.Layout == ErofsLayout.ChunkBased:
-                extents = ChunkExtents(info, path);
+                sparse = HasNullChunk(info, path);
                 break;
         }
         return new Entry
@@ -212,12 +206,10 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
             DevMajor = major,
             DevMinor = minor,
             Xattrs = ReadXattrs(info, path),
-            // nid 0 is legal only with a non-zero meta_blkaddr; Entry.Inode 0 means "no identity".
-            Inode = nid == 0 ? long.MaxValue : nid,
+            // nid 0 is legal when meta_blkaddr is not 0; inode numbers are never 0.
+            Inode = nid + 1,
             LinkCount = type == EntryType.Directory ? 1 : Math.Max(1u, ino.Nlink),
-            IsSparse = extents != null,
-            Extents = extents,
-            Handle = nid,
+            IsSparse = sparse,
         };
     }
 
@@ -270,26 +262,22 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
     // ---- data mapping -------------------------------------------------------------------------
 
     /// <summary>
-    /// Maps a logical offset to an image offset: returns the image offset (-1 for a hole) and the
-    /// number of bytes contiguous from there (bounded by the file size).
+    /// Maps a logical offset to where its byte is: a blob (the image or an extra device) and an offset
+    /// in it, or a null blob for a hole; plus the number of bytes contiguous from there (bounded by the file size).
     /// </summary>
-    (long Physical, long Length) Map(InodeInfo info, string path, long offset)
+    (IBlob? Blob, long Physical, long Length) Map(InodeInfo info, string path, long offset)
     {
         var ino = info.Inode;
         long size = (long)ino.Size;
         switch (ino.Layout)
         {
             case ErofsLayout.FlatPlain:
-                return (((long)ino.U << _bits) + offset, size - offset);
+                return (_image, ((long)ino.U << _bits) + offset, size - offset);
             case ErofsLayout.FlatInline:
             {
-                long lastBlock = (size - 1) >> _bits;
-                long tailStart = lastBlock << _bits;
-                if (offset < tailStart) return (((long)ino.U << _bits) + offset, tailStart - offset);
-                long at = info.AfterXattrs;
-                long tailLen = size - tailStart;
-                if ((at & (_bs - 1)) + tailLen > _bs) throw Corrupt(path, "inline data crosses a block boundary");
-                return (at + (offset - tailStart), size - offset);
+                long tailStart = TailStart(size);
+                if (offset < tailStart) return (_image, ((long)ino.U << _bits) + offset, tailStart - offset);
+                return (_image, InlineTail(info, path) + (offset - tailStart), size - offset);
             }
             case ErofsLayout.ChunkBased:
             {
@@ -297,12 +285,23 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
                 long chunk = offset >> chunkBits;
                 long chunkStart = chunk << chunkBits;
                 long within = Math.Min(1L << chunkBits, size - chunkStart) - (offset - chunkStart);
-                long phys = ChunkAddress(arrayPos, unit, chunk);
-                return (phys < 0 ? -1 : phys + (offset - chunkStart), within);
+                var (blob, phys) = ChunkAddress(arrayPos, unit, chunk, path);
+                return (blob, blob == null ? -1 : phys + (offset - chunkStart), within);
             }
             default:
                 throw Corrupt(path, $"invalid data layout {(int)ino.Layout}");
         }
+    }
+
+    long TailStart(long size) => ((size - 1) >> _bits) << _bits;
+
+    /// <summary>Where a FLAT_INLINE file's last block is stored: right after the inode and its xattrs, in one block.</summary>
+    long InlineTail(InodeInfo info, string path)
+    {
+        long size = (long)info.Inode.Size;
+        long at = info.AfterXattrs;
+        if ((at & (_bs - 1)) + (size - TailStart(size)) > _bs) throw Corrupt(path, "inline data crosses a block boundary");
+        return at;
     }
 
     (int ChunkBits, int Unit, long ArrayPos) ChunkGeometry(InodeInfo info, string path)
@@ -317,44 +316,37 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
         return (chunkBits, unit, arrayPos);
     }
 
-    long ChunkAddress(long arrayPos, int unit, long chunk)
+    /// <summary>Where chunk <paramref name="chunk"/> starts (blob and offset), or a null blob for a hole.</summary>
+    (IBlob? Blob, long Offset) ChunkAddress(long arrayPos, int unit, long chunk, string path)
     {
         var e = Span(arrayPos + chunk * unit, unit);
         if (unit == 4)
         {
             uint addr = BinaryPrimitives.ReadUInt32LittleEndian(e);
-            return addr == ErofsFormat.NullAddress ? -1 : (long)addr << _bits;
+            return addr == ErofsFormat.NullAddress ? (null, -1) : (_image, (long)addr << _bits);
         }
-        uint blk = BinaryPrimitives.ReadUInt32LittleEndian(e[4..]);
-        if (blk == ErofsFormat.NullAddress) return -1;
-        int device = BinaryPrimitives.ReadUInt16LittleEndian(e[2..]) & _deviceIdMask;
-        long baseBlock = 0;
-        if (device > 0)
-        {
-            uint mapped = _deviceBlockAddress[device - 1];
-            // Without a flat-mode address the data lives in a separate blob device.
-            if (mapped == 0) throw new ZarNotSupportedException($"{_path}: file data on an extra EROFS device (blob) is not supported");
-            baseBlock = mapped;
-        }
-        return (baseBlock + blk) << _bits;
+        var index = ErofsChunkIndex.Read(e);
+        if (index.BlockAddress == ErofsFormat.NullAddress) return (null, -1);
+        int device = index.DeviceId & _deviceIdMask;
+        if (device == 0) return (_image, (long)index.BlockAddress << _bits);
+        if (device > _devices.Length) throw Corrupt(path, $"chunk on device {device}, the image has {_devices.Length} extra devices");
+        uint mapped = _deviceBlockAddress[device - 1];
+        // Flat mode: the device's blocks are part of this image from mapped_blkaddr on.
+        if (mapped != 0) return (_image, ((long)mapped + index.BlockAddress) << _bits);
+        var blob = _devices[device - 1]
+            ?? throw new ZarNotSupportedException($"{_path}: {ZarPath.Display(path)}: data is on extra device {device}: give the device files (as mount -o device= does)");
+        return (blob, (long)index.BlockAddress << _bits);
     }
 
-    IReadOnlyList<DataExtent>? ChunkExtents(InodeInfo info, string path)
+    bool HasNullChunk(InodeInfo info, string path)
     {
         long size = (long)info.Inode.Size;
-        if (size == 0) return null;
+        if (size == 0) return false;
         var (chunkBits, unit, arrayPos) = ChunkGeometry(info, path);
         long chunks = (size + (1L << chunkBits) - 1) >> chunkBits;
-        var list = new List<DataExtent>();
-        bool hole = false;
         for (long k = 0; k < chunks; k++)
-        {
-            if (ChunkAddress(arrayPos, unit, k) < 0) { hole = true; continue; }
-            long start = k << chunkBits, end = Math.Min(size, start + (1L << chunkBits));
-            if (list.Count > 0 && list[^1].End == start) list[^1] = new DataExtent(list[^1].Offset, end - list[^1].Offset);
-            else list.Add(new DataExtent(start, end - start));
-        }
-        return hole ? list : null;
+            if (ChunkAddress(arrayPos, unit, k, path).Blob == null) return true;
+        return false;
     }
 
     int ReadData(InodeInfo info, string path, long offset, Span<byte> destination)
@@ -365,17 +357,17 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
         int done = 0;
         while (done < total)
         {
-            var (phys, len) = Map(info, path, offset + done);
-            int n = (int)Math.Min(total - done, Math.Max(1, len));
+            var (blob, phys, len) = Map(info, path, offset + done);
             if (len <= 0) throw Corrupt(path, "bad block mapping");
-            if (phys < 0) destination.Slice(done, n).Clear();
-            else
+            int n = (int)Math.Min(total - done, len);
+            if (blob == null) destination.Slice(done, n).Clear();
+            else if (ReferenceEquals(blob, _image))
             {
-                ObjectDisposedException.ThrowIf(_disposed, this);
                 if (phys < 0 || phys > _length - n)
                     throw Corrupt(path, $"data block address out of range (offset {phys}, image {_length} bytes)");
-                new ReadOnlySpan<byte>(_base + phys, n).CopyTo(destination[done..]);
+                _image.Span(phys, n).CopyTo(destination[done..]);
             }
+            else blob.ReadExactlyAt(phys, destination.Slice(done, n));
             done += n;
         }
         return total;
@@ -385,13 +377,39 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
     {
         if (file.Type != EntryType.Regular) throw new ZarException($"{Description}: {ZarPath.Display(file.Path)}: not a regular file");
         if (offset < 0) throw new ZarException($"{Description}: {ZarPath.Display(file.Path)}: negative read offset");
+        using var lease = _image.Enter();
         try
         {
-            var info = ReadInode(file.Handle, file.Path);
+            var info = ReadInode(file.Inode - 1, file.Path);
             return ReadData(info, file.Path, offset, destination);
         }
         catch (Exception e) when (IsParseSlip(e)) { throw Corrupt(file.Path, $"corrupted EROFS metadata ({e.GetType().Name})"); }
     }
+
+    /// <summary>The file's bytes as segments of the image and of extra devices; null chunks are holes.</summary>
+    public FileData GetData(Entry file) => Guard(file.Path, () =>
+    {
+        if (file.Type != EntryType.Regular) throw new ZarException($"{Description}: {ZarPath.Display(file.Path)}: not a regular file");
+        using var lease = _image.Enter();
+        var info = ReadInode(file.Inode - 1, file.Path);
+        long size = (long)info.Inode.Size;
+        var segments = new List<FileSegment>();
+        for (long at = 0; at < size;)
+        {
+            var (blob, phys, len) = Map(info, file.Path, at);
+            if (len <= 0) throw Corrupt(file.Path, "bad block mapping");
+            if (blob != null)
+            {
+                if (ReferenceEquals(blob, _image) && (phys < 0 || phys > _length - len))
+                    throw Corrupt(file.Path, $"data block address out of range (offset {phys}, image {_length} bytes)");
+                if (segments.Count > 0 && segments[^1] is var last && ReferenceEquals(last.Blob, blob) && last.End == at && last.BlobEnd == phys)
+                    segments[^1] = last with { Length = last.Length + len };
+                else segments.Add(new FileSegment(at, len, blob, phys));
+            }
+            at += len;
+        }
+        return new FileData(size, segments);
+    });
 
     // ---- directories --------------------------------------------------------------------------
 
@@ -479,7 +497,8 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
     public IEnumerable<Entry> List(Entry directory) => Guard(directory.Path, () =>
     {
         if (directory.Type != EntryType.Directory) throw new ZarException($"{Description}: {ZarPath.Display(directory.Path)}: not a directory");
-        var info = ReadInode(directory.Handle, directory.Path);
+        using var lease = _image.Enter();
+        var info = ReadInode(directory.Inode - 1, directory.Path);
         var list = new List<Entry>();
         foreach (var d in ReadDirents(info, directory.Path))
         {
@@ -495,12 +514,13 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
     public Entry? Lookup(string path) => Guard(path, () =>
     {
         if (path.Length == 0) return _root;
+        using var lease = _image.Enter();
         var current = _root;
         foreach (var part in path.Split('/'))
         {
             if (current.Type != EntryType.Directory) return null;
             var want = ZarPath.Encode(part);
-            var info = ReadInode(current.Handle, current.Path);
+            var info = ReadInode(current.Inode - 1, current.Path);
             if (part is "." or ".." || want.Length == 0 || want.Length > ErofsFormat.MaxNameLength) return null;
             long nid = FindInDirectory(info, current.Path, want);
             if (nid < 0) return null;
@@ -520,14 +540,14 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
             var e = stack.Pop();
             yield return e;
             if (!e.IsDirectory) continue;
-            if (!seen.Add(e.Handle)) throw Corrupt(e.Path, "directory loop (directory reached twice)");
+            if (!seen.Add(e.Inode)) throw Corrupt(e.Path, "directory loop (directory reached twice)");
             var children = List(e).ToList();
             for (int i = children.Count - 1; i >= 0; i--) stack.Push(children[i]);
         }
     }
 
-    public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
-        file.DataExtents;
+    public FileSystemTotals GetTotals() =>
+        new((long)Superblock.Inodes, _length, _bs);
 
     /// <summary>
     /// Defense in depth: the parsing code checks every number it uses, but any slip on a crafted
@@ -542,17 +562,9 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
     static bool IsParseSlip(Exception e) =>
         e is IndexOutOfRangeException or ArgumentException or OverflowException or InvalidCastException or OutOfMemoryException;
 
-    bool _disposed;
-
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        if (_view != null)
-        {
-            if (_base != null) _view.SafeMemoryMappedViewHandle.ReleasePointer();
-            _view.Dispose();
-        }
-        _map?.Dispose();
+        _image.Dispose();
+        foreach (var d in _devices) (d as IDisposable)?.Dispose();
     }
 }

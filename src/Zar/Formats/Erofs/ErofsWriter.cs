@@ -8,15 +8,6 @@ namespace Zar.Formats.Erofs;
 public sealed class ErofsWriterOptions
 {
     /// <summary>
-    /// Convert OCI whiteouts the way overlayfs stores them: a regular file <c>.wh.NAME</c> becomes a
-    /// character device 0/0 named NAME, a <c>.wh..wh..opq</c> marker becomes
-    /// <c>trusted.overlay.opaque=y</c> on its directory. Directories holding whiteouts also get an
-    /// empty <c>trusted.overlay.origin</c> (as <c>mkfs.erofs --aufs</c> does) so overlayfs never
-    /// iterates them directly and shows the devices.
-    /// </summary>
-    public bool OverlayWhiteouts { get; init; }
-
-    /// <summary>
     /// Superblock build time. Compact inodes show it as their mtime, so by default it is the most
     /// common mtime of the tree (deterministic, and the most inodes can be compact).
     /// </summary>
@@ -83,7 +74,6 @@ public static class ErofsWriter
         public Node? Parent;
         public uint Names;
         public int Subdirs;
-        public bool Opaque, HasWhiteouts;
         public int Order = -1;
 
         // Layout.
@@ -123,7 +113,6 @@ public static class ErofsWriter
         bool _anyChunked;
 
         static readonly byte[] Dot = "."u8.ToArray(), DotDot = ".."u8.ToArray();
-        static readonly byte[] WhiteoutPrefix = ".wh."u8.ToArray(), OpaqueMarker = ".wh..wh..opq"u8.ToArray(), MetaPrefix = ".wh..wh."u8.ToArray();
 
         string Where(Entry e) => $"{fs.Description}: {ZarPath.Display(e.Path)}";
 
@@ -139,27 +128,9 @@ public static class ErofsWriter
             {
                 var dir = stack.Pop();
                 dir.Children = [];
-                var entries = fs.List(dir.Entry).ToList();
-                HashSet<string>? names = options.OverlayWhiteouts ? entries.Select(e => e.Name).ToHashSet(StringComparer.Ordinal) : null;
-                foreach (var original in entries)
+                foreach (var e in fs.List(dir.Entry))
                 {
-                    var e = original;
                     var name = ZarPath.Encode(e.Name);
-                    if (options.OverlayWhiteouts && e.Type != EntryType.Directory && name.Length > WhiteoutPrefix.Length && name.AsSpan().StartsWith(WhiteoutPrefix))
-                    {
-                        if (name.AsSpan().SequenceEqual(OpaqueMarker)) { dir.Opaque = true; continue; }
-                        if (name.AsSpan().StartsWith(MetaPrefix)) continue; // aufs bookkeeping (.wh..wh.plnk, ...)
-                        var hidden = e.Name[4..];
-                        // A whiteout hides lower layers only; a same-layer entry of that name stays.
-                        if (names!.Contains(hidden)) continue;
-                        e = new Entry
-                        {
-                            Path = ZarPath.Join(dir.Entry.Path, hidden), Type = EntryType.CharDevice, Mode = e.Mode,
-                            Uid = e.Uid, Gid = e.Gid, MtimeSeconds = e.MtimeSeconds, MtimeNanoseconds = e.MtimeNanoseconds,
-                        };
-                        name = name[4..];
-                        dir.HasWhiteouts = true;
-                    }
                     if (name.Length == 0 || name.Length > ErofsFormat.MaxNameLength || name.AsSpan().IndexOfAny((byte)'/', (byte)0) >= 0)
                         throw new ZarNotSupportedException($"{Where(e)}: name of {name.Length} bytes cannot be stored in EROFS (1..255 bytes)");
                     Node node;
@@ -182,17 +153,9 @@ public static class ErofsWriter
                     dir.Children.Add(new Child(name, node));
                 }
                 dir.Children.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
-                if (dir.Opaque) SetXattr(dir, "trusted.overlay.opaque", "y"u8.ToArray());
-                if (dir.HasWhiteouts) SetXattr(dir, "trusted.overlay.origin", []);
             }
             _root.Names = 1;
             OrderNodes();
-        }
-
-        static void SetXattr(Node n, string name, byte[] value)
-        {
-            n.Xattrs.RemoveAll(x => x.Name == name);
-            n.Xattrs.Add(new Xattr(name, value));
         }
 
         /// <summary>Breadth-first: siblings' inodes end up near each other and directory nids stay small.</summary>

@@ -16,8 +16,8 @@ public static class ZarBuilder
             if (e.IsRegular && firstName)
             {
                 var extents = source.GetExtents(e);
-                using var data = source.OpenExtents(e, extents);
-                writer.Add(e.Extents == null && !DataExtent.CoverWhole(extents, e.Size) ? e.With(extents: extents) : e, data);
+                using var data = source.OpenStored(e, extents);
+                writer.Add(e, data, extents);
             }
             else writer.Add(e);
         }

@@ -1,5 +1,5 @@
-using System.IO.MemoryMappedFiles;
 using System.IO.Hashing;
+using Zar.IO.Blobs;
 using Zar.Model;
 
 namespace Zar.Formats.Zar;
@@ -14,12 +14,13 @@ public sealed class ZarReadOptions
 /// A zar image, memory-mapped. Opening reads the footer and checks the metadata's page-checksum
 /// table; metadata pages are verified the first time they are touched, so opening and looking up
 /// one path cost O(log n), not a decode of everything. File reads are copies from (or spans over)
-/// the mapping.
+/// the mapping; a file's data is segments of the image file (<see cref="GetData"/>).
+/// Inode numbers are the format's own (1 + the table index of a file's first name), so a record is found
+/// from an entry without a search.
 /// </summary>
 public sealed unsafe class ZarImage : IReadOnlyFileSystem
 {
-    readonly MemoryMappedFile _mmf;
-    readonly MemoryMappedViewAccessor _view;
+    readonly MappedFile _image;
     readonly byte* _base;
     readonly long _length;
     readonly byte* _meta;
@@ -41,25 +42,12 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
         _file = path;
         _options = options;
         Description = $"zar image {path}";
-        FileInfo fi;
-        try { fi = new FileInfo(path); if (!fi.Exists) throw new ZarNotFoundException($"{path}: no such file"); }
-        catch (UnauthorizedAccessException e) { throw new ZarException($"{path}: {e.Message}"); }
-        _length = fi.Length;
-        if (_length < ZarFooter.Size) throw new ZarFormatException($"{path}: too small to be a zar image ({_length} bytes)");
+        _image = MappedFile.Open(path, $"zar image {path}");
+        _length = _image.Length;
+        _base = _image.Pointer;
         try
         {
-            _mmf = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-            _view = _mmf.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ZarException($"{path}: cannot map: {e.Message}");
-        }
-        byte* p = null;
-        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        _base = p + _view.PointerOffset;
-        try
-        {
+            if (_length < ZarFooter.Size) throw new ZarFormatException($"{path}: too small to be a zar image ({_length} bytes)");
             Footer = ZarFooter.Read(new ReadOnlySpan<byte>(_base + _length - ZarFooter.Size, ZarFooter.Size), path);
             if (Footer.FileLength != (ulong)_length)
                 throw new ZarFormatException($"{path}: file is {_length} bytes but the zar footer says {Footer.FileLength} (truncated or appended to)");
@@ -153,24 +141,15 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
     public Entry? Lookup(string path)
     {
         if (path.Length == 0) return _root;
-        Span<byte> stack = stackalloc byte[512];
-        int n = ZarPath.Encode(path, stack);
-        ReadOnlySpan<byte> key = n >= 0 ? stack[..n] : ZarPath.Encode(path);
-        ulong slots = Header.PathIndex.Count, mask = slots - 1;
-        ulong slot = ZarWriter.PathHash(key) & mask;
-        // Linear probing; bounded by the table size so a crafted full table cannot loop.
-        for (ulong probe = 0; probe < slots; probe++, slot = (slot + 1) & mask)
-        {
-            uint index = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(Meta(Header.PathIndex.Offset + slot * 4, 4));
-            if (index == uint.MaxValue) return null;
-            if (PathBytes(index).SequenceEqual(key)) return MakeEntry(index, path);
-        }
-        return null;
+        using var lease = _image.Enter();
+        long index = LookupIndex(path);
+        return index < 0 ? null : MakeEntry(index, path);
     }
 
     /// <summary>The same look-up by binary search over the sorted entry table (the index's cross-check in tests).</summary>
     internal Entry? LookupBySearch(string path)
     {
+        using var lease = _image.Enter();
         var key = ZarPath.Encode(path);
         long lo = 0, hi = (long)Header.Entries.Count - 1;
         while (lo <= hi)
@@ -192,16 +171,15 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
         if (knownPath == null && !ZarPath.IsNormal(path) || (index == 0) != (path.Length == 0)) throw Corrupt($"entry {index} has an invalid path");
         if (r.Type is < 1 or > 8 || r.Type == (byte)EntryType.Hardlink) throw Corrupt($"entry {ZarPath.Display(path)} has unknown type {r.Type}");
         if (r.Mode > 0xFFF || r.MtimeNanoseconds >= 1_000_000_000) throw Corrupt($"entry {ZarPath.Display(path)} has invalid mode or time");
+        if (r.Inode == 0) throw Corrupt($"entry {ZarPath.Display(path)} has inode number 0");
         var type = (EntryType)r.Type;
         string? link = null;
-        IReadOnlyList<DataExtent>? extents = null;
         bool sparse = (r.Flags & ZarEntryRecord.FlagSparse) != 0;
         if (type == EntryType.Regular)
         {
             if (r.Begin > r.End || r.End > Footer.MetadataOffset || r.Size_ > long.MaxValue) throw Corrupt($"entry {ZarPath.Display(path)} has data out of bounds");
             if (r.ContentId != ZarEntryRecord.NoContent && r.ContentId >= Header.Contents.Count) throw Corrupt($"entry {ZarPath.Display(path)} has an invalid content id");
-            if (sparse) extents = ReadExtents(r, path);
-            else if (r.End - r.Begin != r.Size_) throw Corrupt($"entry {ZarPath.Display(path)} size does not match its data");
+            if (!sparse && r.End - r.Begin != r.Size_) throw Corrupt($"entry {ZarPath.Display(path)} size does not match its data");
         }
         else if (type == EntryType.Symlink) link = ZarPath.Decode(Str(r.LinkOffset, r.LinkLength));
         IReadOnlyList<Xattr> xattrs = Array.Empty<Xattr>();
@@ -233,8 +211,6 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
             Inode = r.Inode,
             LinkCount = Math.Max(1, r.LinkCount),
             IsSparse = sparse,
-            Extents = extents,
-            Handle = index,
         };
     }
 
@@ -256,13 +232,45 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
         return list;
     }
 
+    /// <summary>
+    /// The table index of a record of <paramref name="e"/>'s file: inode - 1 when the image numbers inodes by
+    /// first name (what the writer does); images numbered otherwise fall back to the path index.
+    /// </summary>
+    long RecordIndex(Entry e)
+    {
+        long i = e.Inode - 1;
+        if ((ulong)i < Header.Entries.Count && Record(i).Inode == e.Inode) return i;
+        if (e.Path.Length == 0) return 0;
+        var found = LookupIndex(e.Path);
+        if (found < 0) throw new ZarException($"{Description}: {ZarPath.Display(e.Path)}: entry does not belong to this image");
+        return found;
+    }
+
+    long LookupIndex(string path)
+    {
+        Span<byte> stack = stackalloc byte[512];
+        int n = ZarPath.Encode(path, stack);
+        ReadOnlySpan<byte> key = n >= 0 ? stack[..n] : ZarPath.Encode(path);
+        ulong slots = Header.PathIndex.Count, mask = slots - 1;
+        ulong slot = ZarWriter.PathHash(key) & mask;
+        for (ulong probe = 0; probe < slots; probe++, slot = (slot + 1) & mask)
+        {
+            uint index = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(Meta(Header.PathIndex.Offset + slot * 4, 4));
+            if (index == uint.MaxValue) return -1;
+            if (PathBytes(index).SequenceEqual(key)) return index;
+        }
+        return -1;
+    }
+
     public IEnumerable<Entry> List(Entry directory)
     {
-        var r = Record(directory.Handle);
+        using var lease = _image.Enter();
+        long index = RecordIndex(directory);
+        var r = Record(index);
         if (r.Type != (byte)EntryType.Directory) throw new ZarException($"{ZarPath.Display(directory.Path)}: not a directory");
         if ((ulong)r.FirstChild + r.ChildCount > Header.Children.Count) throw Corrupt($"directory {ZarPath.Display(directory.Path)} has children out of bounds");
         var result = new List<Entry>((int)Math.Min(r.ChildCount, 65536));
-        long previous = directory.Handle;
+        long previous = index;
         for (uint i = 0; i < r.ChildCount; i++)
         {
             uint child = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(Meta(Header.Children.Offset + (ulong)(r.FirstChild + i) * 4, 4));
@@ -282,17 +290,33 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
         byte[] previous = Array.Empty<byte>();
         for (long i = 0; i < (long)Header.Entries.Count; i++)
         {
-            var e = MakeEntry(i);
-            var bytes = PathBytes(i);
-            if (i > 0 && ZarPath.CompareBytes(previous, bytes) >= 0) throw Corrupt($"entry table is not sorted at {ZarPath.Display(e.Path)}");
-            previous = bytes.ToArray();
+            Entry e;
+            using (_image.Enter())
+            {
+                e = MakeEntry(i);
+                var bytes = PathBytes(i);
+                if (i > 0 && ZarPath.CompareBytes(previous, bytes) >= 0) throw Corrupt($"entry table is not sorted at {ZarPath.Display(e.Path)}");
+                previous = bytes.ToArray();
+            }
             yield return e;
         }
     }
 
-    public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
-        file.DataExtents;
+    public FileSystemTotals GetTotals()
+    {
+        using var lease = _image.Enter();
+        long files = 0;
+        ulong highest = 0;
+        // A file's first name carries a number above every earlier one (both 1 + first index and dense numbering do).
+        for (long i = 0; i < (long)Header.Entries.Count; i++)
+        {
+            var r = Record(i);
+            if (r.Inode > highest) { files++; highest = r.Inode; }
+        }
+        return new FileSystemTotals(files, _length, ZarWriter.PageSize);
+    }
 
+    /// <summary>Checks a content's digest the first time any of its bytes are read (once per open image).</summary>
     void EnsureVerified(in ZarEntryRecord r, string path)
     {
         if (!_options.VerifyData || r.ContentId == ZarEntryRecord.NoContent) return;
@@ -313,11 +337,31 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
         Interlocked.Or(ref word, bit);
     }
 
-    public int Read(Entry file, long offset, Span<byte> destination)
+    /// <summary>The record of a regular file, with its data range checked against the image.</summary>
+    ZarEntryRecord FileRecord(Entry file)
     {
-        var r = Record(file.Handle);
+        var r = Record(RecordIndex(file));
         if (r.Type != (byte)EntryType.Regular) throw new ZarException($"{ZarPath.Display(file.Path)}: not a regular file");
         if (r.Begin > r.End || r.End > Footer.MetadataOffset) throw Corrupt($"entry {ZarPath.Display(file.Path)} has data out of bounds");
+        bool sparse = (r.Flags & ZarEntryRecord.FlagSparse) != 0;
+        if (!sparse && r.End - r.Begin != r.Size_) throw Corrupt($"entry {ZarPath.Display(file.Path)} size does not match its data");
+        if (r.Size_ > long.MaxValue) throw Corrupt($"entry {ZarPath.Display(file.Path)} has an invalid size");
+        return r;
+    }
+
+    /// <summary>Segments of the image file: one for a plain file, one per extent (stored back to back from Begin) for a sparse one.</summary>
+    public FileData GetData(Entry file)
+    {
+        using var lease = _image.Enter();
+        var r = FileRecord(file);
+        var extents = (r.Flags & ZarEntryRecord.FlagSparse) != 0 ? ReadExtents(r, file.Path) : null;
+        return FileData.Packed((long)r.Size_, extents, _image, (long)r.Begin);
+    }
+
+    public int Read(Entry file, long offset, Span<byte> destination)
+    {
+        using var lease = _image.Enter();
+        var r = FileRecord(file);
         long size = (long)r.Size_;
         if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset));
         if (offset >= size || destination.IsEmpty) return 0;
@@ -325,56 +369,22 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
         int want = (int)Math.Min(destination.Length, size - offset);
         if ((r.Flags & ZarEntryRecord.FlagSparse) == 0)
         {
-            if (r.End - r.Begin != r.Size_) throw Corrupt($"entry {ZarPath.Display(file.Path)} size does not match its data");
             new ReadOnlySpan<byte>(_base + r.Begin + (ulong)offset, want).CopyTo(destination);
             return want;
         }
-        var dest = destination[..want];
-        dest.Clear();
-        // Extents are stored back to back from Begin, so each one's stored offset is the sum of those before it.
-        long storedBefore = 0;
-        foreach (var x in file.Extents ?? ReadExtents(r, file.Path))
-        {
-            long from = Math.Max(offset, x.Offset), to = Math.Min(offset + want, x.End);
-            if (from < to)
-                new ReadOnlySpan<byte>(_base + r.Begin + (ulong)(storedBefore + from - x.Offset), (int)(to - from)).CopyTo(dest[(int)(from - offset)..]);
-            storedBefore += x.Length;
-        }
-        return want;
+        return FileData.Packed(size, ReadExtents(r, file.Path), _image, (long)r.Begin).Read(offset, destination[..want]);
     }
 
-    /// <summary>Where a regular file's stored bytes are in the image (the seed's Begin/End).</summary>
-    public (ulong Begin, ulong End) DataRange(Entry file)
-    {
-        var r = Record(file.Handle);
-        return (r.Begin, r.End);
-    }
-
-    /// <summary>The bytes of a non-sparse file as a span over the mapping (no copy).</summary>
+    /// <summary>The bytes of a non-sparse file as a span over the mapping (no copy); valid until the image is disposed.</summary>
     public ReadOnlySpan<byte> GetContent(Entry file)
     {
-        var r = Record(file.Handle);
-        if (r.Type != (byte)EntryType.Regular || (r.Flags & ZarEntryRecord.FlagSparse) != 0)
-            throw new ZarException($"{ZarPath.Display(file.Path)}: not a plain regular file");
-        if (r.Begin > r.End || r.End > Footer.MetadataOffset || r.End - r.Begin != r.Size_) throw Corrupt($"entry {ZarPath.Display(file.Path)} has data out of bounds");
+        using var lease = _image.Enter();
+        var r = FileRecord(file);
+        if ((r.Flags & ZarEntryRecord.FlagSparse) != 0) throw new ZarException($"{ZarPath.Display(file.Path)}: not a plain regular file");
         if (r.Size_ > int.MaxValue) throw new ZarException($"{ZarPath.Display(file.Path)}: over 2 GiB, read it with Read()");
         EnsureVerified(r, file.Path);
         return new ReadOnlySpan<byte>(_base + r.Begin, (int)r.Size_);
     }
 
-    public Stream OpenExtents(Entry file, IReadOnlyList<DataExtent> extents) => new ExtentConcatStream(this, file, extents);
-
-    bool _disposed;
-
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        if (_view != null)
-        {
-            _view.SafeMemoryMappedViewHandle.ReleasePointer();
-            _view.Dispose();
-        }
-        _mmf?.Dispose();
-    }
+    public void Dispose() => _image.Dispose();
 }

@@ -11,7 +11,7 @@ public sealed record ZarInspection(
     {
         var counts = new Dictionary<EntryType, long>();
         var seen = new HashSet<long>();
-        var contents = new HashSet<(ulong, ulong)>();
+        var contents = new HashSet<long>();
         long files = 0, hardlinks = 0, logical = 0, referenced = 0, storedBytes = 0, holes = 0, xattrs = 0;
         foreach (var e in image.Walk())
         {
@@ -21,11 +21,12 @@ public sealed record ZarInspection(
             if (!seen.Add(e.Inode)) { hardlinks++; continue; }
             files++;
             logical += e.Size;
-            long stored = image.GetExtents(e).Sum(x => x.Length);
+            var data = ((IReadOnlyFileSystem)image).GetData(e);
+            long stored = data.StoredBytes;
             holes += e.Size - stored;
             referenced += stored;
-            // Deduplicated files share one stored range; count each range once.
-            if (stored > 0 && contents.Add(image.DataRange(e))) storedBytes += stored;
+            // Deduplicated files share one stored range (same start in the image); count each range once.
+            if (stored > 0 && contents.Add(data.Segments[0].BlobOffset)) storedBytes += stored;
         }
         return new ZarInspection(image.Footer, image.Header, new FileInfo(path).Length, counts, files, hardlinks, logical, storedBytes,
             referenced - storedBytes, holes, xattrs);

@@ -67,12 +67,12 @@ public sealed class ZarWriter
     }
 
     /// <summary>
-    /// Adds an entry. Regular files need <paramref name="data"/>: their stored bytes, extent after extent
-    /// (<see cref="Entry.Extents"/>, or the whole file). A later entry with the same path replaces the
+    /// Adds an entry. Regular files need <paramref name="data"/>: their stored bytes, data extent after
+    /// extent (<paramref name="extents"/>; null: the whole file, no holes). A later entry with the same path replaces the
     /// earlier one. Hardlinks are either <see cref="EntryType.Hardlink"/> entries naming an earlier
     /// path, or entries sharing a non-zero <see cref="Entry.Inode"/> with an earlier one (data ignored).
     /// </summary>
-    public void Add(Entry entry, Stream? data = null)
+    public void Add(Entry entry, Stream? data = null, IReadOnlyList<DataExtent>? extents = null)
     {
         if (_finished) throw new InvalidOperationException("writer already finished");
         if (!ZarPath.IsNormal(entry.Path)) throw new ZarException($"{ZarPath.Display(entry.Path)}: not a normalized path");
@@ -93,15 +93,16 @@ public sealed class ZarWriter
         }
 
         var node = new Node { Entry = entry };
-        if (entry.Type == EntryType.Regular) WriteData(node, data);
+        if (entry.Type == EntryType.Regular) WriteData(node, data, extents ?? WholeFile(entry.Size));
         if (entry.Type != EntryType.Directory && entry.Inode != 0) _bySourceInode[entry.Inode] = node;
         _nodes[entry.Path] = node;
     }
 
-    void WriteData(Node node, Stream? data)
+    static IReadOnlyList<DataExtent> WholeFile(long size) => size == 0 ? [] : [new DataExtent(0, size)];
+
+    void WriteData(Node node, Stream? data, IReadOnlyList<DataExtent> extents)
     {
         var e = node.Entry;
-        var extents = e.DataExtents;
         long stored = 0;
         long lastEnd = 0;
         foreach (var x in extents)
@@ -228,12 +229,14 @@ public sealed class ZarWriter
             (children[parent] ??= new()).Add(i);
         }
 
-        // Inode numbers in entry order, one per file (all names of a hardlinked file share one).
+        // One inode number per file, shared by all names of a hardlinked file: 1 + the table index of its
+        // first name, so a reader goes from an inode number to a record of the file without a search.
         var inodeNumbers = new Dictionary<Node, uint>(ReferenceEqualityComparer.Instance);
         var linkCounts = new Dictionary<Node, uint>(ReferenceEqualityComparer.Instance);
-        foreach (var n in nodes)
+        for (int i = 0; i < nodes.Length; i++)
         {
-            if (!inodeNumbers.ContainsKey(n.Inode)) inodeNumbers[n.Inode] = (uint)inodeNumbers.Count + 1;
+            var n = nodes[i];
+            inodeNumbers.TryAdd(n.Inode, (uint)i + 1);
             linkCounts[n.Inode] = linkCounts.GetValueOrDefault(n.Inode) + 1;
         }
 

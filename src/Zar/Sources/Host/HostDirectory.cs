@@ -1,4 +1,4 @@
-using Zar.IO;
+using Microsoft.Win32.SafeHandles;
 using System.Runtime.InteropServices;
 using Zar.Model;
 using Zar.Native;
@@ -8,7 +8,9 @@ namespace Zar.Sources.Host;
 /// <summary>
 /// A host directory as a read-only filesystem: names as bytes, xattrs, devices, hardlink identity
 /// (device + inode) and holes (SEEK_DATA/SEEK_HOLE) are all reported. Nothing is followed: symlinks
-/// are entries, and a path is resolved component by component without following links.
+/// are entries, and a path is resolved component by component without following links. A file's data
+/// is a segment of the file itself (<see cref="HostFileBlob"/>); open files are cached (bounded) so a
+/// consumer reading a file in many pieces does not reopen it each time.
 /// </summary>
 public sealed unsafe class HostDirectory : IReadOnlyFileSystem
 {
@@ -97,13 +99,8 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
         string? link = null;
         if (type == EntryType.Symlink) link = ReadLinkAt(dirFd, z, path);
         long inode = InodeId(st);
-        bool sparse = false;
-        IReadOnlyList<DataExtent>? extents = null;
-        if (type == EntryType.Regular && (long)st.stx_blocks * 512 < (long)st.stx_size)
-        {
-            extents = FindExtents(dirFd, z, path, (long)st.stx_size);
-            sparse = true;
-        }
+        // Fewer allocated blocks than the size: there are holes (where: GetData asks the file).
+        bool sparse = type == EntryType.Regular && (long)st.stx_blocks * 512 < (long)st.stx_size;
         return new Entry
         {
             Path = path,
@@ -121,7 +118,6 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
             Inode = inode,
             LinkCount = type == EntryType.Directory ? 1 : st.stx_nlink,
             IsSparse = sparse,
-            Extents = extents,
         };
     }
 
@@ -197,19 +193,20 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
         }
     }
 
-    static IReadOnlyList<DataExtent> FindExtents(int dirFd, byte[] z, string path, long size)
+    /// <summary>The data ranges of an open file (SEEK_DATA/SEEK_HOLE), bounded by the size seen at stat time.</summary>
+    static List<DataExtent> FindExtents(SafeFileHandle file, string path, long size)
     {
-        int fd;
-        fixed (byte* p = z) fd = Libc.openat(dirFd, p, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
-        if (fd < 0) throw Libc.Error("cannot open", path, Libc.Errno);
+        bool added = false;
+        file.DangerousAddRef(ref added);
         try
         {
+            int fd = (int)file.DangerousGetHandle();
             var extents = new List<DataExtent>();
             long pos = 0;
             while (pos < size)
             {
                 long data = Libc.lseek(fd, pos, Libc.SEEK_DATA);
-                if (data < 0) break; // ENXIO: only a hole remains
+                if (data < 0 || data >= size) break; // ENXIO: only a hole remains
                 long hole = Libc.lseek(fd, data, Libc.SEEK_HOLE);
                 if (hole < 0) hole = size;
                 extents.Add(new DataExtent(data, Math.Min(hole, size) - data));
@@ -217,7 +214,7 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
             }
             return extents;
         }
-        finally { Libc.close(fd); }
+        finally { if (added) file.DangerousRelease(); }
     }
 
     public IEnumerable<Entry> List(Entry directory)
@@ -263,21 +260,72 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
         return names;
     }
 
+    public FileData GetData(Entry file)
+    {
+        if (file.Type != EntryType.Regular) throw new ZarException($"{Description}: {ZarPath.Display(file.Path)}: not a regular file");
+        var blob = new HostFileBlob(this, file.Path);
+        if (!file.IsSparse) return FileData.Contiguous(file.Size, blob, 0);
+        var extents = WithFile(file.Path, h => FindExtents(h, file.Path, file.Size));
+        return new FileData(file.Size, extents.Select(x => new FileSegment(x.Offset, x.Length, blob, x.Offset)));
+    }
+
     public int Read(Entry file, long offset, Span<byte> destination)
     {
         if (offset >= file.Size || destination.Length == 0) return 0;
-        int fd = OpenFile(file.Path);
-        try
+        int want = (int)Math.Min(destination.Length, file.Size - offset);
+        return ReadFile(file.Path, offset, destination[..want]);
+    }
+
+    internal int ReadFile(string path, long offset, Span<byte> destination)
+    {
+        // A handle evicted from the cache by another thread between lookup and read is closed: open it again.
+        for (int attempt = 0; ; attempt++)
         {
-            int want = (int)Math.Min(destination.Length, file.Size - offset);
-            fixed (byte* b = destination)
-            {
-                nint n = Libc.pread(fd, b, want, offset);
-                if (n < 0) throw Libc.Error("cannot read", file.Path, Libc.Errno);
-                return (int)n;
-            }
+            var h = CachedFile(path);
+            try { return RandomAccess.Read(h, destination, offset); }
+            catch (ObjectDisposedException) when (attempt == 0) { }
+            catch (IOException e) { throw new ZarException($"{Description}: cannot read {ZarPath.Display(path)}: {e.Message}"); }
         }
-        finally { Libc.close(fd); }
+    }
+
+    T WithFile<T>(string path, Func<SafeFileHandle, T> use)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var h = CachedFile(path);
+            try { return use(h); }
+            catch (ObjectDisposedException) when (attempt == 0) { }
+        }
+    }
+
+    // Open files by path, least recently used evicted: FUSE and the writers read a file in many pieces.
+    // Evicting disposes the SafeFileHandle; a read still in flight on it keeps the descriptor alive until it returns.
+    readonly Dictionary<string, LinkedListNode<(string Path, SafeFileHandle Handle)>> _files = new(StringComparer.Ordinal);
+    readonly LinkedList<(string Path, SafeFileHandle Handle)> _fileOrder = new();
+    const int MaxCachedFiles = 64;
+
+    SafeFileHandle CachedFile(string path)
+    {
+        lock (_files)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_files.TryGetValue(path, out var node))
+            {
+                _fileOrder.Remove(node);
+                _fileOrder.AddFirst(node);
+                return node.Value.Handle;
+            }
+            var handle = new SafeFileHandle(OpenFile(path), ownsHandle: true);
+            _files[path] = _fileOrder.AddFirst((path, handle));
+            while (_fileOrder.Count > MaxCachedFiles)
+            {
+                var last = _fileOrder.Last!;
+                _fileOrder.RemoveLast();
+                _files.Remove(last.Value.Path);
+                last.Value.Handle.Dispose();
+            }
+            return handle;
+        }
     }
 
     /// <summary>Opens a file for reading, never following a symlink in the path.</summary>
@@ -298,14 +346,18 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
 
     public IEnumerable<Entry> Walk() => FileSystemExtensions.DepthFirst(this);
 
-    public IReadOnlyList<DataExtent> GetExtents(Entry file) =>
-        file.DataExtents;
-
-    /// <summary>Streams a file's data extents through one open descriptor (the default would reopen per read).</summary>
-    public Stream OpenExtents(Entry file, IReadOnlyList<DataExtent> extents) => new HostExtentStream(OpenFile(file.Path), extents, file.Path);
+    bool _disposed;
 
     public void Dispose()
     {
+        lock (_files)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var (_, h) in _fileOrder) h.Dispose();
+            _files.Clear();
+            _fileOrder.Clear();
+        }
         lock (_dirs)
         {
             foreach (var fd in _dirs.Values) Libc.close(fd);
@@ -315,17 +367,13 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
         Libc.close(_rootFd);
     }
 
-    sealed class HostExtentStream(int fd, IReadOnlyList<DataExtent> extents, string path) : ExtentStream(extents)
+    /// <summary>A host file as a blob: reads go through the directory's cache of open files.</summary>
+    sealed class HostFileBlob(HostDirectory owner, string path) : ILocalFileBlob
     {
-        protected override int ReadAt(long offset, Span<byte> buffer)
-        {
-            nint n;
-            fixed (byte* b = buffer) n = Libc.pread(fd, b, buffer.Length, offset);
-            if (n < 0) throw Libc.Error("cannot read", path, Libc.Errno);
-            if (n == 0) throw new ZarException($"{ZarPath.Display(path)}: file shrank while being read");
-            return (int)n;
-        }
-
-        protected override void Dispose(bool disposing) { if (fd >= 0) { Libc.close(fd); fd = -1; } base.Dispose(disposing); }
+        public string Description => $"{owner.Description}: {ZarPath.Display(path)}";
+        public string FilePath => Path.Combine(owner._root, path);
+        public long FileOffset => 0;
+        public long Length => -1;
+        public int ReadAt(long offset, Span<byte> destination) => owner.ReadFile(path, offset, destination);
     }
 }

@@ -126,7 +126,7 @@ sealed class TarBlobStore : IBlobStore
     public Stream Open(string path)
     {
         var te = Resolve(path) ?? throw new ZarNotFoundException($"{Description}: member {path} is missing");
-        return new SubStream(OpenFile(), te.Entry.DataOffset, te.Entry.Size);
+        return new SubStream(OpenFile(), te.DataOffset, te.Entry.Size);
     }
 
     public long Length(string path) =>

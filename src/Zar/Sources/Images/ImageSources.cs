@@ -160,8 +160,7 @@ public sealed class MergedImage(LayerStack stack) : IReadOnlyFileSystem
     public IEnumerable<Entry> List(Entry directory) => Stack.Merged.List(directory);
     public int Read(Entry file, long offset, Span<byte> destination) => Stack.Merged.Read(file, offset, destination);
     public ImageConfiguration Config => Stack.Source.Config;
-    /// <inheritdoc cref="LayerTreeFileSystem.CopyTo"/>
-    public void CopyTo(Action<Entry, Stream?> writer) => Stack.Merged.CopyTo(writer);
+    public FileData GetData(Entry file) => Stack.Merged.GetData(file);
     public void Dispose() => Stack.Dispose();
 }
 

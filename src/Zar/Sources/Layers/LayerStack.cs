@@ -1,4 +1,6 @@
+using Zar.IO;
 using Zar.Model;
+using Zar.Overlay;
 using Zar.Sources.Images;
 using Zar.Sources.Tar;
 
@@ -11,7 +13,7 @@ public sealed class LayerStackOptions
 
     /// <summary>Decompress gzip/zstd layers (and layers whose blob stream cannot seek) into temporary files during the scan (one uncompressed layer's worth
     /// of temp space each) so file data can be read in any order at disk speed. Off: compressed layers are
-    /// re-decompressed on demand — fine for <see cref="LayerTreeFileSystem.CopyTo"/> (layer order), slow for
+    /// re-decompressed on demand — fine for a pass in tar order (<see cref="Consumers.StreamingPass"/>), slow for
     /// reads in walk order (measured on a Debian image: 14.5 s instead of 0.1 s for 193 MiB).</summary>
     public bool SpillCompressedLayers { get; init; } = true;
 
@@ -26,18 +28,19 @@ public sealed record LayerInfo(int Index, string Description, LayerCompression C
 
 /// <summary>
 /// The layers of an image applied on top of each other without extracting anything: each layer tar is read
-/// once (headers only are kept, data stays in the layer as (layer, tar offset) references), verified, and
-/// merged with overlay/OCI semantics into an in-memory tree. <see cref="Merged"/> is the flattened root
-/// filesystem; <see cref="GetLayer"/> gives each layer as an overlay upper directory would hold it.
+/// once (headers only are kept, data stays in the layer: segments of its <see cref="LayerBlob"/>), verified,
+/// and applied with containerd's semantics. <see cref="GetLayer"/> gives each layer as an overlay upper
+/// directory would hold it; <see cref="Merged"/>, the flattened root filesystem, is those layers stacked
+/// by the one overlay (<see cref="OverlayFileSystem"/>).
 /// </summary>
 public sealed class LayerStack : IDisposable
 {
     readonly IImageSource? _ownedSource;
-    readonly LayerData[] _data;
+    readonly LayerBlob[] _blobs;
     readonly FrozenTree[] _upperTrees;
-    readonly LayerTreeFileSystem _merged;
+    readonly OverlayFileSystem _merged;
     readonly List<string> _warnings;
-    readonly Dictionary<(int, WhiteoutFormat), LayerTreeFileSystem> _layerFs = new();
+    readonly Dictionary<int, LayerTreeFileSystem> _layerFs = new();
 
     public IImageSource Source { get; }
     /// <summary>The image config (Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Labels, diff_ids).</summary>
@@ -46,18 +49,22 @@ public sealed class LayerStack : IDisposable
     /// <summary>Oddities tolerated while merging (things containerd would warn about).</summary>
     public IReadOnlyList<string> Warnings => _warnings;
 
-    /// <summary>The flattened filesystem (all layers applied).</summary>
-    public LayerTreeFileSystem Merged => _merged;
+    /// <summary>Each layer's uncompressed tar, bottom first: what the layers' file data points into.</summary>
+    public IReadOnlyList<LayerBlob> Blobs => _blobs;
 
-    LayerStack(IImageSource source, bool ownsSource, LayerData[] data, LayerInfo[] infos, FrozenTree[] upperTrees, FrozenTree merged, List<string> warnings)
+    /// <summary>The flattened filesystem (all layers applied).</summary>
+    public OverlayFileSystem Merged => _merged;
+
+    LayerStack(IImageSource source, bool ownsSource, LayerBlob[] blobs, LayerInfo[] infos, FrozenTree[] upperTrees, List<string> warnings)
     {
         Source = source;
         _ownedSource = ownsSource ? source : null;
-        _data = data;
+        _blobs = blobs;
         Layers = infos;
         _upperTrees = upperTrees;
         _warnings = warnings;
-        _merged = new LayerTreeFileSystem($"{source.Description} (merged)", merged, _data);
+        _merged = new OverlayFileSystem(Enumerable.Range(0, upperTrees.Length).Select(LayerTree),
+            $"{source.Description} (merged)");
     }
 
     /// <summary>Scans and merges every layer of <paramref name="source"/>. With <paramref name="ownsSource"/>, disposing the stack disposes the source.</summary>
@@ -66,7 +73,7 @@ public sealed class LayerStack : IDisposable
         options ??= new LayerStackOptions();
         var warnings = new List<string>();
         var merger = new LayerMerger(options.UnsafePaths, warnings);
-        var data = new List<LayerData>();
+        var data = new List<LayerBlob>();
         var infos = new List<LayerInfo>();
         var upperTrees = new List<FrozenTree>();
         var diffIds = source.Config.DiffIds;
@@ -79,17 +86,16 @@ public sealed class LayerStack : IDisposable
                 var layer = source.Layers[i];
                 var what = $"{source.Description}: layer {i + 1}/{source.Layers.Count} ({layer.Digest ?? layer.DiffId ?? layer.Description})";
                 var diffId = layer.DiffId ?? (diffIds.Count > i ? diffIds[i] : null);
-                var (members, compression, tarBytes, spill) = Scan(layer, diffId, what, options);
-                var ld = new LayerData(layer, what, compression, spill);
-                data.Add(ld);
+                var (members, blob, tarBytes) = Scan(layer, diffId, what, options);
+                data.Add(blob);
+                var compression = blob.Compression;
                 infos.Add(new LayerInfo(i, what, compression, members.Count, tarBytes, layer.Digest, diffId));
                 var upper = merger.Apply(i, what, members);
                 // Later layers may change attributes of inodes this layer holds (hardlink headers, directories):
                 // an upper tree is a snapshot taken now.
                 upperTrees.Add(FrozenTree.FromUpper(upper));
             }
-            var merged = FrozenTree.FromMerged(merger.Root);
-            return new LayerStack(source, ownsSource, data.ToArray(), infos.ToArray(), upperTrees.ToArray(), merged, warnings);
+            return new LayerStack(source, ownsSource, data.ToArray(), infos.ToArray(), upperTrees.ToArray(), warnings);
         }
         catch
         {
@@ -106,7 +112,7 @@ public sealed class LayerStack : IDisposable
         catch { source.Dispose(); throw; }
     }
 
-    static (List<LayerMember>, LayerCompression, long, string?) Scan(ImageLayer layer, string? diffId, string what, LayerStackOptions options)
+    static (List<LayerMember>, LayerBlob, long) Scan(ImageLayer layer, string? diffId, string what, LayerStackOptions options)
     {
         var members = new List<LayerMember>();
         string? spillPath = null;
@@ -139,10 +145,11 @@ public sealed class LayerStack : IDisposable
                 tarStream = new TeeStream(tarStream, spill);
             }
             long tarBytes;
+            var blob = new LayerBlob(layer, what, compression, spillPath);
             using (var reader = new TarReader(tarStream, what, leaveOpen: true) { RequireEndMarker = compression == LayerCompression.Gzip })
             {
                 while (reader.Next() is { } te)
-                    members.Add(new LayerMember(te.Entry, te.RawName, te.RawLinkName, te.Escapes));
+                    members.Add(new LayerMember(te.Entry, te.RawName, te.RawLinkName, te.Escapes, te.DataIn(blob)));
                 tarBytes = reader.Position;
             }
             // The digests cover every byte, end-of-archive padding included.
@@ -151,7 +158,7 @@ public sealed class LayerStack : IDisposable
             blobCheck?.Finish();
             spill?.Dispose();
             spill = null;
-            return (members, compression, tarBytes, spillPath);
+            return (members, blob, tarBytes);
         }
         catch (InvalidDataException e)
         {
@@ -180,27 +187,34 @@ public sealed class LayerStack : IDisposable
     /// <summary>
     /// Layer <paramref name="index"/> (0 = bottom) as a tree of its own: what the layer adds or changes,
     /// plus the lower directories and hardlink targets it needs (copied up, as overlayfs would), and its
-    /// deletions as whiteouts in <paramref name="format"/>. Stacking these trees with overlayfs (lowerdir =
-    /// top:...:bottom) gives <see cref="Merged"/>.
+    /// deletions as whiteouts in <paramref name="format"/>. Stacking these trees (with overlayfs, lowerdir =
+    /// top:...:bottom, or with <see cref="OverlayFileSystem"/>) gives <see cref="Merged"/>.
     /// Aufs form keeps the tar's whiteout files, except that a whiteout whose name the same layer re-creates is
     /// dropped (the new entry hides the lower one anyway); a re-created directory gets an opaque marker instead.
+    /// Overlay form is the Aufs form through <see cref="OverlayFormView"/>.
     /// </summary>
-    public LayerTreeFileSystem GetLayer(int index, WhiteoutFormat format = WhiteoutFormat.Aufs)
+    public IReadOnlyFileSystem GetLayer(int index, WhiteoutFormat format = WhiteoutFormat.Aufs)
+    {
+        var aufs = LayerTree(index);
+        return format == WhiteoutFormat.Aufs ? aufs : new OverlayFormView(aufs);
+    }
+
+    LayerTreeFileSystem LayerTree(int index)
     {
         if (index < 0 || index >= _upperTrees.Length) throw new ArgumentOutOfRangeException(nameof(index));
         lock (_layerFs)
         {
-            if (_layerFs.TryGetValue((index, format), out var fs)) return fs;
-            var tree = _upperTrees[index].WithWhiteouts(format);
-            fs = new LayerTreeFileSystem($"{Source.Description} layer {index + 1}/{_upperTrees.Length}", tree, _data);
-            _layerFs[(index, format)] = fs;
+            if (_layerFs.TryGetValue(index, out var fs)) return fs;
+            fs = new LayerTreeFileSystem($"{Source.Description} layer {index + 1}/{_upperTrees.Length}", _upperTrees[index].WithWhiteouts());
+            _layerFs[index] = fs;
             return fs;
         }
     }
 
     public void Dispose()
     {
-        foreach (var d in _data) d.Dispose();
+        _merged.Dispose();
+        foreach (var d in _blobs) d.Dispose();
         _ownedSource?.Dispose();
     }
 }

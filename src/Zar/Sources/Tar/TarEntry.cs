@@ -7,9 +7,18 @@ namespace Zar.Sources.Tar;
 public sealed class TarEntry
 {
     /// <summary>Path = <see cref="ZarPath.NormalizeClamped"/>(RawName); LinkTarget is the verbatim symlink target or the
-    /// clamped path of a hardlink's target; Size is the logical size (sparse: the real size); DataOffset points at the
-    /// stored bytes in the uncompressed tar (after a PAX 1.0 sparse map); sparse entries carry IsSparse + Extents.</summary>
+    /// clamped path of a hardlink's target; Size is the logical size (sparse: the real size); sparse entries are IsSparse.</summary>
     public required Entry Entry { get; init; }
+
+    /// <summary>Offset of the stored bytes in the uncompressed tar (after a PAX 1.0 sparse map).</summary>
+    public long DataOffset { get; init; }
+
+    /// <summary>Sparse members: the data extents in logical order, stored back to back from <see cref="DataOffset"/>;
+    /// null for every other member (its data is the whole file).</summary>
+    public IReadOnlyList<DataExtent>? Extents { get; init; }
+
+    /// <summary>Where the member's bytes are in <paramref name="tar"/>, a blob of the uncompressed tar.</summary>
+    public FileData DataIn(IBlob tar) => FileData.Packed(Entry.Size, Extents, tar, DataOffset);
 
     /// <summary>The name as stored, after PAX <c>path</c>, GNU long name or <c>GNU.sparse.name</c>; not normalized.</summary>
     public required string RawName { get; init; }

@@ -90,7 +90,7 @@ public sealed class TarReader : IDisposable
         if (_end) return null;
         if (_current != null)
         {
-            SkipData(_dataRemaining + _paddingRemaining, _current, _current.Entry.DataOffset);
+            SkipData(_dataRemaining + _paddingRemaining, _current, _current.DataOffset);
             _dataRemaining = _paddingRemaining = 0;
             _current = null;
             _generation++;
@@ -321,10 +321,9 @@ public sealed class TarReader : IDisposable
                 DevMinor = devMinor,
                 Xattrs = records.Count == 0 ? Array.Empty<Xattr>() : CollectXattrs(records, blockOffset, rawName),
                 IsSparse = extents != null,
-                Extents = extents,
-                Handle = headerOffset,
-                DataOffset = dataOffset,
             },
+            DataOffset = dataOffset,
+            Extents = extents,
             RawName = rawName,
             RawLinkName = rawLink,
             Escapes = escapes,
@@ -796,7 +795,7 @@ public sealed class TarReader : IDisposable
         var want = destination[..(int)Math.Min(destination.Length, _dataRemaining)];
         int n = ReadSome(want);
         if (n <= 0)
-            throw Fail(_current.Entry.DataOffset, _current.RawName,
+            throw Fail(_current.DataOffset, _current.RawName,
                 $"truncated data (expected {_current.StoredSize} bytes, got {_current.StoredSize - _dataRemaining})");
         _dataRemaining -= n;
         return n;

@@ -1,4 +1,5 @@
 using Zar.Model;
+using Zar.Overlay;
 
 namespace Zar.Sources.Layers;
 
@@ -17,24 +18,21 @@ sealed class Inode
     public string? LinkTarget;
     public uint DevMajor, DevMinor;
     public IReadOnlyList<Xattr> Xattrs = Array.Empty<Xattr>();
-    /// <summary>Layer whose tar holds the data (-1: no data).</summary>
-    public int DataLayer = -1;
-    public long DataOffset = -1;
-    public IReadOnlyList<DataExtent>? Extents;
+    /// <summary>Where the file's bytes are in its layer's tar (regular files).</summary>
+    public FileData Data = FileData.Empty;
     public bool IsSparse;
     /// <summary>Names of this file in the merged tree (hardlink group), for link counts and copy-up.</summary>
     public readonly List<Node> Names = new(1);
 
-    public static Inode FromEntry(Entry e, int layer)
+    public static Inode FromMember(LayerMember m)
     {
+        var e = m.Entry;
         var inode = new Inode { Type = e.Type };
         inode.SetAttributes(e);
         if (e.Type == EntryType.Regular)
         {
             inode.Size = e.Size;
-            inode.DataLayer = e.Size > 0 ? layer : -1;
-            inode.DataOffset = e.DataOffset;
-            inode.Extents = e.Extents;
+            inode.Data = m.Data;
             inode.IsSparse = e.IsSparse;
         }
         inode.LinkTarget = e.Type == EntryType.Symlink ? e.LinkTarget ?? "" : null;
@@ -71,7 +69,7 @@ sealed class Inode
         Path = path, Type = Type, Mode = Mode, Uid = Uid, Gid = Gid, MtimeSeconds = MtimeSeconds,
         MtimeNanoseconds = MtimeNanoseconds, Size = Type == EntryType.Regular ? Size : 0, LinkTarget = LinkTarget,
         DevMajor = DevMajor, DevMinor = DevMinor, Xattrs = Xattrs, Inode = id, LinkCount = linkCount,
-        IsSparse = IsSparse, Handle = DataLayer, DataOffset = DataLayer >= 0 ? DataOffset : -1, Extents = Extents,
+        IsSparse = IsSparse,
     };
 }
 
@@ -111,16 +109,6 @@ sealed class Node(string name, Node? parent, Inode inode)
     public Node? Child(string name) => Children != null && Children.TryGetValue(name, out var c) ? c : null;
 }
 
-/// <summary>How whiteouts appear in a single-layer tree.</summary>
-public enum WhiteoutFormat
-{
-    /// <summary>As in OCI layer tars: empty regular files <c>.wh.NAME</c> and <c>DIR/.wh..wh..opq</c>.</summary>
-    Aufs,
-    /// <summary>As overlayfs lower directories: character device 0/0 named NAME, and
-    /// <c>trusted.overlay.opaque=y</c> on opaque directories (mountable as a lowerdir as is).</summary>
-    Overlay,
-}
-
 /// <summary>What to do with a member whose name climbs above the root with "..".</summary>
 public enum UnsafePathPolicy
 {
@@ -139,8 +127,6 @@ public enum UnsafePathPolicy
 /// </summary>
 sealed class LayerMerger
 {
-    const string OpaqueName = ".wh..wh..opq";
-    const string WhiteoutPrefix = ".wh.";
     const int MaxSymlinkHops = 255;
 
     public readonly Node Root = new("", null, Inode.ImplicitDirectory());
@@ -179,7 +165,7 @@ sealed class LayerMerger
         // a. opaque markers, wherever they are in the tar: same-layer siblings before and after survive.
         foreach (var m in members)
         {
-            if (m.Entry.Name != OpaqueName) continue;
+            if (m.Entry.Name != Whiteouts.OpaqueMarker) continue;
             var dir = ResolveDirectory(ZarPath.Parent(m.Entry.Path), create: true)!;
             foreach (var child in dir.Children!.Values.ToList()) Remove(child);
             var upper = CopyUp(dir);
@@ -189,13 +175,12 @@ sealed class LayerMerger
         foreach (var m in members)
         {
             var name = m.Entry.Name;
-            if (!name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal) || name == OpaqueName) continue;
-            if (name.StartsWith(".wh..wh.", StringComparison.Ordinal))
+            if (!Whiteouts.IsReservedName(name) || name == Whiteouts.OpaqueMarker) continue;
+            if (Whiteouts.AufsTarget(name) is not { } target)
             {
                 _warnings.Add($"{layerName}: AUFS metadata {ZarPath.Display(m.RawName)} ignored");
                 continue;
             }
-            var target = name[WhiteoutPrefix.Length..];
             if (target.Length == 0 || target == "." || target == "..")
                 throw new ZarFormatException($"{layerName}: invalid whiteout {ZarPath.Display(m.RawName)}");
             var dir = ResolveParentDirectory(m.Entry.Path, create: true)!;
@@ -210,7 +195,7 @@ sealed class LayerMerger
         {
             var e = m.Entry;
             if (e.Path.Length == 0) continue; // "./": docker and containerd ignore the root's header
-            if (e.Name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal)) continue;
+            if (Whiteouts.IsReservedName(e.Name)) continue;
             if (e.Type == EntryType.Socket) continue;
             var parent = ResolveParentDirectory(e.Path, create: true)!;
             var name = e.Name;
@@ -228,7 +213,7 @@ sealed class LayerMerger
                 continue;
             }
             if (existing != null) Replace(parent, existing);
-            var node = Attach(parent, name, Inode.FromEntry(e, layer));
+            var node = Attach(parent, name, Inode.FromMember(m));
             AttachUpper(node);
         }
         var result = _upperRoot;
@@ -382,5 +367,5 @@ sealed class LayerMerger
     }
 }
 
-/// <summary>One member of a layer tar as the merger needs it.</summary>
-public sealed record LayerMember(Entry Entry, string RawName, string? RawLinkName, bool Escapes);
+/// <summary>One member of a layer tar as the merger needs it: the entry, its raw names, and where its bytes are in the layer.</summary>
+public sealed record LayerMember(Entry Entry, string RawName, string? RawLinkName, bool Escapes, FileData Data);
