@@ -21,7 +21,7 @@ public sealed class OverlayMergeTests
     static readonly DateTimeOffset T1 = new(2020, 1, 2, 3, 4, 5, 500, TimeSpan.Zero);
 
     /// <summary>Layer 1 as a real directory packed by GNU tar ("./" prefixes, PAX xattrs, a sparse file, devices).</summary>
-    static string MakeLayer1(TempDir t)
+    internal static string MakeLayer1(TempDir t)
     {
         var src = t["src1"];
         Directory.CreateDirectory(src);
@@ -53,7 +53,7 @@ public sealed class OverlayMergeTests
         return tar;
     }
 
-    static LayerTarBuilder Layer2() => new LayerTarBuilder()
+    internal static LayerTarBuilder Layer2() => new LayerTarBuilder()
         .Whiteout("wh", "f1")
         .Whiteout("wh", "d")
         .Whiteout("wh", "f2").File("wh/f2", "new f2")                    // same-layer re-creation survives
@@ -74,7 +74,7 @@ public sealed class OverlayMergeTests
         .File("/etc/absolute", "absolute name")
         .File("etc/conf", "changed", mode: 0x180, uid: 7, gid: 8, xattrs: new() { ["user.layer"] = "2" });
 
-    static LayerTarBuilder Layer3() => new LayerTarBuilder()
+    internal static LayerTarBuilder Layer3() => new LayerTarBuilder()
         .Dir("dirfile").File("dirfile/again", "file became a dir again") // file -> directory (dir -> file -> dir)
         .File("filedir", "back to a file")                               // dir -> file
         .Whiteout("hl", "a")                                             // one name of a lower group goes, a2 stays

@@ -29,7 +29,7 @@ public class ConvertTests
         var r = ZarCli.Run("convert", image, "--format", format, "-o", t["flat." + format]);
         Assert.True(r.Code == 0, r.Err);
         using var merged = ImageSources.OpenFileSystem(image);
-        using var flat = format == "zar" ? (Model.IReadOnlyFileSystem)ZarImage.Open(t["flat.zar"]) : ErofsImage.Open(t["flat.erofs"]);
+        using var flat = format == "zar" ? (global::Zar.Model.IReadOnlyFileSystem)ZarImage.Open(t["flat.zar"]) : ErofsImage.Open(t["flat.erofs"]);
         Assert.Empty(Differ.Compare(merged, flat));
         // Image references work in every command.
         Assert.Equal("ID=zar\n", ZarCli.Run("cat", image, "/etc/os-release").Out);

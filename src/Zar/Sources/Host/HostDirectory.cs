@@ -40,6 +40,7 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
         if (path.Length == 0) return _rootEntry;
         lock (_dirs)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             int dirFd = DirFd(ZarPath.Parent(path), out bool missing);
             return missing ? null : StatAt(dirFd, ZarPath.Name(path), path);
         }
@@ -221,6 +222,7 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
     {
         lock (_dirs)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             int dirFd = DirFd(directory.Path, out bool missing);
             if (missing) throw new ZarNotFoundException($"{Description}: no such directory: {ZarPath.Display(directory.Path)}");
             var names = ReadDirectoryNames(dirFd, directory.Path);
@@ -333,6 +335,7 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
     {
         lock (_dirs)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             int parent = DirFd(ZarPath.Parent(path), out bool missing);
             if (missing) throw new ZarNotFoundException($"{Description}: no such file: {ZarPath.Display(path)}");
             fixed (byte* n = Libc.Z(ZarPath.Name(path)))
@@ -353,18 +356,18 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
         lock (_files)
         {
             if (_disposed) return;
-            _disposed = true;
             foreach (var (_, h) in _fileOrder) h.Dispose();
             _files.Clear();
             _fileOrder.Clear();
+            lock (_dirs)
+            {
+                _disposed = true;
+                foreach (var fd in _dirs.Values) Libc.close(fd);
+                _dirs.Clear();
+                _dirOrder.Clear();
+                Libc.close(_rootFd);
+            }
         }
-        lock (_dirs)
-        {
-            foreach (var fd in _dirs.Values) Libc.close(fd);
-            _dirs.Clear();
-            _dirOrder.Clear();
-        }
-        Libc.close(_rootFd);
     }
 
     /// <summary>A host file as a blob: reads go through the directory's cache of open files.</summary>
