@@ -6,8 +6,6 @@ using Zar.Consumers.Cfs;
 using Zar.Formats.Erofs;
 using Zar.Formats.Zar;
 using Zar.Model;
-using Zar.Sources;
-using Zar.Sources.Layers;
 
 namespace Zar.Cli;
 
@@ -46,27 +44,16 @@ static class Commands
         cmd.SetAction(p => Errors.Guard(() =>
         {
             using var fs = ImageOptions.Open(p, p.GetValue(source)!);
-            var outPath = p.GetValue(output)!;
+            var fmt = p.GetValue(format);
             long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
-            if (p.GetValue(format) == "erofs")
-            {
-                var r = ProgressBar.Run("writing EROFS", total, progress => ErofsWriter.Write(fs, outPath, new ErofsWriterOptions
-                {
-                    OverlayWhiteouts = p.GetValue(whiteouts),
-                    Progress = progress,
-                }));
-                Console.WriteLine($"{outPath}: EROFS, {r.Inodes} inodes ({r.CompactInodes} compact), {r.Blocks} blocks of 4096, image {r.ImageSize} bytes, uuid {r.Uuid}");
-                return 0;
-            }
-            var result = ProgressBar.Run("packing", total, progress => ZarBuilder.Create(fs, outPath, new ZarWriterOptions
+            var written = ProgressBar.Run("writing " + fmt.Name(), total, progress => ImageWriter.Write(fs, p.GetValue(output)!, fmt, new ImageWriteOptions
             {
                 PageAlign = !p.GetValue(noAlign),
                 Deduplicate = !p.GetValue(noDedup),
+                OverlayWhiteouts = p.GetValue(whiteouts),
                 Progress = progress,
             }));
-            Console.WriteLine($"{outPath}: {result.EntryCount} entries, {result.FileCount} files, {result.LogicalBytes} bytes of file data, " +
-                $"{result.StoredBytes} stored, {result.DeduplicatedFiles} duplicate files ({result.DeduplicatedBytes} bytes) stored once, " +
-                $"{result.HoleBytes} bytes of holes not stored, image {result.ImageBytes} bytes");
+            Console.WriteLine($"{written.Path}: {written.Summary}");
             return 0;
         }));
         return cmd;
@@ -109,11 +96,18 @@ static class Commands
         return cmd;
     }
 
-    internal static Option<string> FormatOption() => new("--format")
+    /// <summary>--format, parsed by the library's one list of format names (an unknown name is one line naming the valid ones).</summary>
+    internal static Option<ImageFormat> FormatOption() => new("--format")
     {
-        Description = "output format: zar (default) or erofs",
-        DefaultValueFactory = _ => "zar",
-        Validators = { r => { var v = r.GetValueOrDefault<string>(); if (v is not ("zar" or "erofs")) r.AddError($"--format: expected zar or erofs, not '{v}'"); } },
+        Description = $"output format: {string.Join(" or ", ImageFormats.All.Select(f => f.Name()))} (default {ImageFormat.Zar.Name()})",
+        DefaultValueFactory = _ => ImageFormat.Zar,
+        CustomParser = r =>
+        {
+            var name = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+            if (ImageFormats.TryParse(name, out var f)) return f;
+            r.AddError("--format: " + ImageFormats.UnknownName(name));
+            return default;
+        },
     };
 
     static bool IsUnder(string path, string dir) => dir.Length == 0 || path.StartsWith(dir + "/", StringComparison.Ordinal);
@@ -220,24 +214,25 @@ static class Commands
             var lines = ProgressBar.Multi(sink =>
             {
                 var printed = new List<string>();
-                var fmt = p.GetValue(format) == "erofs" ? ImageFormat.Erofs : ImageFormat.Zar;
+                var fmt = p.GetValue(format);
+                var options = new ImageWriteOptions { PageAlign = !p.GetValue(noAlign) };
                 using var stack = ImageOptions.OpenStack(p, p.GetValue(source)!, sink);
                 foreach (var w in stack.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
                 long total = stack.Layers.Sum(l => l.TarBytes);
                 if (p.GetValue(output) is { } outPath)
                 {
                     var bar = sink.Task("writing " + Path.GetFileName(outPath), total);
-                    var f = Converter.Flatten(stack, outPath, fmt, !p.GetValue(noAlign), bar);
+                    var f = Converter.Flatten(stack, outPath, fmt, options with { Progress = bar });
                     bar?.Report(total);
                     printed.Add($"{f.Path}: {stack.Layers.Count} layers flattened, {f.Bytes} bytes");
                 }
                 else
                 {
                     var bars = new Dictionary<int, IProgress<long>?>();
-                    var files = Converter.PerLayer(stack, p.GetValue(perLayer)!, fmt, !p.GetValue(noAlign),
+                    var files = Converter.PerLayer(stack, p.GetValue(perLayer)!, fmt, options,
                         i => bars[i] = sink.Task($"layer {i + 1}/{stack.Layers.Count}", stack.Layers[i].TarBytes));
                     foreach (var (i, bar) in bars) bar?.Report(stack.Layers[i].TarBytes);
-                    foreach (var f in files) printed.Add($"{f.Path}: layer {f.Layer + 1}, {f.Bytes} bytes");
+                    for (int i = 0; i < files.Count; i++) printed.Add($"{files[i].Path}: layer {i + 1}, {files[i].Bytes} bytes");
                 }
                 return printed;
             });
