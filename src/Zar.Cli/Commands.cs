@@ -1,10 +1,7 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using Zar.Consumers;
 using Zar.Consumers.Cfs;
-using Zar.Formats.Erofs;
-using Zar.Formats.Zar;
 using Zar.Model;
 
 namespace Zar.Cli;
@@ -291,51 +288,10 @@ static class Commands
         var cmd = new Command("inspect", "show an image's header/footer, counts, sizes and dedup saving") { image };
         cmd.SetAction(p => Errors.Guard(() =>
         {
-            var path = p.GetValue(image)!;
-            using var fs = ImageOptions.Open(p, path);
-            foreach (var (k, v) in Inspection.Describe(fs, path)) Console.WriteLine($"{k + ":",-22} {v}");
+            using var fs = ImageOptions.Open(p, p.GetValue(image)!);
+            foreach (var (k, v) in Inspection.Describe(fs)) Console.WriteLine($"{k + ":",-22} {v}");
             return 0;
         }));
         return cmd;
     }
-}
-
-/// <summary>Key/value lines for `zar inspect`, per format.</summary>
-static class Inspection
-{
-    public static IEnumerable<(string, string)> Describe(IReadOnlyFileSystem fs, string path)
-    {
-        switch (fs)
-        {
-            case ZarImage zar:
-                var i = ZarInspection.Of(zar, path);
-                yield return ("format", $"zar {i.Footer.VersionMajor}.{i.Footer.VersionMinor}");
-                yield return ("page aligned", i.Footer.PageAligned ? "yes (4096)" : "no");
-                yield return ("image bytes", N(i.ImageBytes));
-                yield return ("metadata offset", N((long)i.Footer.MetadataOffset));
-                yield return ("metadata bytes", N((long)i.Footer.MetadataLength));
-                yield return ("metadata checksum", $"crc32c {i.Footer.MetadataChecksum:x8}");
-                yield return ("entries", N((long)i.Footer.EntryCount));
-                foreach (var (t, c) in i.CountsByType.OrderBy(x => x.Key)) yield return ("  " + t.ToString().ToLowerInvariant(), N(c));
-                yield return ("hardlink names", N(i.HardlinkNames));
-                yield return ("xattrs", N(i.XattrCount));
-                yield return ("file bytes", N(i.LogicalBytes));
-                yield return ("stored bytes", N(i.StoredBytes));
-                yield return ("dedup saving", $"{N(i.DeduplicatedBytes)} bytes");
-                yield return ("holes not stored", $"{N(i.HoleBytes)} bytes");
-                break;
-            case ErofsImage erofs:
-                foreach (var kv in erofs.Describe()) yield return (kv.Key, kv.Value);
-                break;
-            default:
-                long n = 0, bytes = 0;
-                foreach (var e in fs.Walk()) { n++; if (e.IsRegular) bytes += e.Size; }
-                yield return ("source", fs.Description);
-                yield return ("entries", N(n));
-                yield return ("file bytes", N(bytes));
-                break;
-        }
-    }
-
-    static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
 }

@@ -9,7 +9,7 @@ namespace Zar.Formats.Erofs;
 /// flat-mode device tables as in tarfs disks) read through a memory map. Every on-disk number is
 /// range-checked: a damaged image gives a one-line <see cref="ZarFormatException"/>.
 /// </summary>
-public sealed unsafe class ErofsImage : IReadOnlyFileSystem
+public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
 {
     readonly string _path;
     readonly MemoryMappedFile? _map;

@@ -16,7 +16,7 @@ public sealed class ZarReadOptions
 /// one path cost O(log n), not a decode of everything. File reads are copies from (or spans over)
 /// the mapping.
 /// </summary>
-public sealed unsafe class ZarImage : IReadOnlyFileSystem
+public sealed unsafe class ZarImage : IReadOnlyFileSystem, IDescribeImage
 {
     readonly MemoryMappedFile _mmf;
     readonly MemoryMappedViewAccessor _view;
@@ -33,6 +33,9 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
     public ZarMetadataHeader Header { get; }
     public string Description { get; }
     public long EntryCount => (long)Header.Entries.Count;
+
+    /// <summary>What `zar inspect` shows: footer, counts and sizes (one walk over the entries).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Describe() => ZarInspection.Of(this, _file).Describe();
 
     public static ZarImage Open(string path, ZarReadOptions? options = null) => new(path, options ?? new ZarReadOptions());
 
