@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Zar.Consumers;
 using Zar.Consumers.Cfs;
+using Zar.IO;
 using Zar.Model;
 
 namespace Zar.Cli;
@@ -144,7 +145,7 @@ static class Commands
             {
                 Overwrite = p.GetValue(overwrite),
                 PreserveOwnership = p.GetValue(noOwner) ? false : null,
-            }, progress == null ? null : new Progress<ExtractProgress>(x => progress.Report(x.Bytes))));
+            }, progress == null ? null : new SyncProgress<ExtractProgress>(x => progress.Report(x.Bytes))));
             foreach (var w in summary.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
             Console.WriteLine($"{target}: {summary.Entries} entries, {summary.Files} files, {summary.Bytes} bytes");
             return 0;
