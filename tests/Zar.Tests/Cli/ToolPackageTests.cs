@@ -2,9 +2,23 @@ using Zar.Tests.Support;
 
 namespace Zar.Tests.Cli;
 
-/// <summary>`zar` as a .NET tool: packed, installed from a folder with no other package source, run by its command name.</summary>
+/// <summary>The program is `zar`: as published (out/zar/zar) and as a .NET tool installed from a folder with no other package source.</summary>
 public class ToolPackageTests
 {
+    [Fact]
+    public void Published_program_is_named_zar()
+    {
+        using var t = new TempDir();
+        // --no-build publishes what the test build already compiled.
+        var publish = Tools.Run("dotnet", ["publish", Path.Combine(ZarCli.RepositoryRoot, "src", "Zar.Cli"), "--no-build", "-c", ZarCli.BuildConfiguration,
+            "-o", t["out"], "--nologo", "-v", "q"]);
+        Assert.True(publish.Code == 0, publish.Out + publish.Err);
+        Assert.False(File.Exists(t["out/Zar.Cli"]), "one launcher, named zar");
+        var version = Tools.Run(t["out/zar"], ["--version"]);
+        Assert.True(version.Code == 0, version.Err);
+        Assert.Equal(ZarCli.Run("--version").Out, version.Out);
+    }
+
     [Fact]
     public void Packed_tool_installs_from_a_folder_and_runs_as_zar()
     {
