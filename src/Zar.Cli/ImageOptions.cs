@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Zar.IO;
 using Zar.Model;
 using Zar.Sources;
 using Zar.Sources.Images;
@@ -61,9 +62,4 @@ static class ImageOptions
     }
 
     static string Short(string digest) => digest.Length > 19 ? digest[7..19] : digest;
-}
-
-sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

@@ -280,7 +280,7 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         using var cacheDir = new TempDir();
         var cache = new BlobCache(cacheDir.Path);
         var progress = new List<BlobProgress>();
-        var paths = await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), cache, 2, new SyncProgress(progress), Ct);
+        var paths = await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), cache, 2, new RecordingProgress<BlobProgress>(progress), Ct);
         Assert.Equal(Path.Combine(cacheDir.Path, "blobs/sha256", Digest.Encoded(img.Layers[0].Descriptor.Digest)), paths[img.Layers[0].Descriptor.Digest]);
         Assert.Contains(progress, p => p.Completed && !p.FromCache && p.Digest == img.Layers[1].Descriptor.Digest);
 
@@ -294,18 +294,13 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         Assert.False(fresh.TryGetVerified(img.Layers[0].Descriptor.Digest, img.Layers[0].Descriptor.Size, out _));
         Assert.False(File.Exists(path0));
         progress.Clear();
-        paths = await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), fresh, 2, new SyncProgress(progress), Ct);
+        paths = await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), fresh, 2, new RecordingProgress<BlobProgress>(progress), Ct);
         foreach (var (d, bytes) in img.Layers) Assert.Equal(bytes, File.ReadAllBytes(paths[d.Digest]));
         Assert.DoesNotContain(progress, p => p.FromCache);
         progress.Clear();
-        await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), fresh, 2, new SyncProgress(progress), Ct);
+        await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), fresh, 2, new RecordingProgress<BlobProgress>(progress), Ct);
         Assert.All(progress, p => Assert.True(p.FromCache));
         Assert.Equal(2, progress.Count);
-    }
-
-    sealed class SyncProgress(List<BlobProgress> list) : IProgress<BlobProgress>
-    {
-        public void Report(BlobProgress value) { lock (list) list.Add(value); }
     }
 
     [Fact]
@@ -668,7 +663,7 @@ public class RegistryPullTests(RegistryFixture fx)
         var cache = new BlobCache(dir["cache"]);
         var progress = new List<BlobProgress>();
         var pa = await client.PullImageAsync(RegistryReference.Parse($"docker://{reg.Host}/pull/app:a"), cache, Platform.Parse("linux/amd64"), 2,
-            new Progress(progress), Ct);
+            new RecordingProgress<BlobProgress>(progress), Ct);
         var pb = await client.PullImageAsync(RegistryReference.Parse($"docker://{reg.Host}/pull/app:b"), cache, null, 2, null, Ct);
         Assert.Equal(a.Manifest, File.ReadAllBytes(pa.ManifestPath));
         Assert.Equal(a.Config, File.ReadAllBytes(pa.ConfigPath));
@@ -718,10 +713,5 @@ public class RegistryPullTests(RegistryFixture fx)
             $"docker://{to.Host}/copy/dst:v2", $"dir:{dir["out"]}" });
         Assert.True(r.Code == 0, r.Err);
         foreach (var (d, bytes) in img.Blobs) Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(dir["out"], Digest.Encoded(d.Digest))));
-    }
-
-    sealed class Progress(List<BlobProgress> list) : IProgress<BlobProgress>
-    {
-        public void Report(BlobProgress value) { lock (list) list.Add(value); }
     }
 }

@@ -13,7 +13,7 @@ namespace Zar.Formats.Erofs;
 /// table order, as <c>mount -o device=</c> takes them; flat-mode devices (mapped_blkaddr set) are inside
 /// the image itself.
 /// </summary>
-public sealed unsafe class ErofsImage : IReadOnlyFileSystem
+public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
 {
     readonly string _path;
     readonly MappedFile _image;
