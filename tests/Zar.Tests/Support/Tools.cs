@@ -22,7 +22,7 @@ public static class Tools
     {
         var root = Environment.GetEnvironmentVariable("ZAR_CORPUS") ?? "/var/tmp/zar-corpus";
         var path = Path.Combine(root, relative);
-        if (File.Exists(Path.Combine(root, ".state", "manifest.done")) && (Directory.Exists(path) || File.Exists(path))) return path;
+        if (File.Exists(Path.Combine(root, "MANIFEST.txt")) && (Directory.Exists(path) || File.Exists(path))) return path;
         var msg = $"{path} not present (scripts/corpus.sh builds it)";
         if (InCI) Assert.Fail(msg);
         Assert.Skip(msg);
