@@ -5,6 +5,8 @@ using System.Text.RegularExpressions;
 using Zar.Formats.Zar;
 using Zar.IO;
 using Zar.Model;
+using Zar.Oci;
+using Zar.Sources;
 using Zar.Sources.Images;
 using Zar.Sources.Layers;
 
@@ -13,9 +15,8 @@ namespace Zar.Consumers.Cfs;
 public sealed class CfsOptions
 {
     public ZarWriterOptions? Zar { get; init; }
-    /// <summary>Used when the generator opens the image itself (<see cref="CfsGenerator.Generate(string, string, CfsOptions?)"/>).</summary>
-    public ImageSourceOptions? Source { get; init; }
-    public LayerStackOptions? Stack { get; init; }
+    /// <summary>Used when the generator opens the image itself (platform, registry) and to scan layers (<see cref="OpenOptions.Stack"/>).</summary>
+    public OpenOptions? Open { get; init; }
     /// <summary>Receives one line per layer written.</summary>
     public Action<string>? Log { get; init; }
 }
@@ -45,7 +46,7 @@ public sealed class CfsResult
 {
     public required string Directory { get; init; }
     public required IReadOnlyList<CfsLayer> Layers { get; init; }
-    public required ImageConfiguration SourceConfig { get; init; }
+    public required ImageConfig SourceConfig { get; init; }
     public required string SourceDescription { get; init; }
     public string? SourceManifestDigest { get; init; }
     /// <summary>Modification time of the zar files inside the CFS image's layer tars (the source's created time, or 0).</summary>
@@ -73,18 +74,18 @@ public static partial class CfsGenerator
     [GeneratedRegex("^[0-9]{2,}-([0-9a-f]{12}|pending)\\.zar$")]
     private static partial Regex LayerFilePattern();
 
-    /// <summary>Opens an image reference (any transport <see cref="ImageSources"/> knows) and generates from it.</summary>
+    /// <summary>Opens an image reference (any spec <see cref="SourceOpener"/> opens as a stack) and generates from it.</summary>
     public static CfsResult Generate(string imageReference, string destDir, CfsOptions? options = null)
     {
         options ??= new CfsOptions();
-        using var stack = LayerStack.Open(imageReference, options.Source, options.Stack);
+        using var stack = SourceOpener.OpenStack(imageReference, options.Open);
         return Generate(stack, destDir, options);
     }
 
     public static CfsResult Generate(IImageSource source, string destDir, CfsOptions? options = null)
     {
         options ??= new CfsOptions();
-        using var stack = LayerStack.Open(source, options.Stack);
+        using var stack = LayerStack.Open(source, options.Open?.Stack);
         return Generate(stack, destDir, options);
     }
 

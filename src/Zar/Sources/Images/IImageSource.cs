@@ -1,3 +1,5 @@
+using Zar.Oci;
+
 namespace Zar.Sources.Images;
 
 /// <summary>
@@ -10,7 +12,7 @@ public interface IImageSource : IDisposable
     /// <summary>For messages: "oci layout /srv/img:latest", "docker-archive x.tar".</summary>
     string Description { get; }
 
-    ImageConfiguration Config { get; }
+    ImageConfig Config { get; }
 
     /// <summary>Bottom layer first (the order they are applied in).</summary>
     IReadOnlyList<ImageLayer> Layers { get; }

@@ -1,4 +1,5 @@
 using Zar.Model;
+using Zar.Oci;
 
 namespace Zar.Sources.Registry;
 
@@ -23,7 +24,7 @@ public sealed partial class RegistryClient
                 bool sent = await PushBlobAsync(target.Repository, blob.Descriptor.Digest, blob.Descriptor.Size, blob.Open, token).ConfigureAwait(false);
                 progress?.Report(new BlobProgress(blob.Descriptor.Digest, blob.Descriptor.Size, blob.Descriptor.Size, Completed: true, FromCache: !sent));
             }).ConfigureAwait(false);
-        string digest = Zar.Sources.Registry.Digest.Sha256(manifest);
+        string digest = Digest.Sha256(manifest);
         if (target.Digest != null && target.Digest != digest)
             throw new ZarException($"push {target}: the manifest's digest is {digest}, not the one in the reference");
         return await PutManifestAsync(target.Repository, target.Tag ?? digest, manifest, mediaType, ct).ConfigureAwait(false);
