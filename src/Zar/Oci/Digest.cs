@@ -62,9 +62,17 @@ public static partial class Digest
             $"digest {digest}: algorithm '{a}' cannot be verified (supported: {string.Join(", ", VerifiableAlgorithms)})"),
     };
 
-    /// <summary>The digest a finished hasher made for <paramref name="likeDigest"/>'s algorithm.</summary>
-    public static string Finish(IncrementalHash hasher, string likeDigest) =>
-        Algorithm(likeDigest) + ":" + Convert.ToHexStringLower(hasher.GetHashAndReset());
+    /// <summary>A running sha256 (the algorithm digests we make use).</summary>
+    public static IncrementalHash CreateSha256Hasher() => IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+    /// <summary>The digest of what <paramref name="hasher"/> (made here) has seen; the hasher is reset.</summary>
+    public static string Finish(IncrementalHash hasher)
+    {
+        var algorithm = hasher.AlgorithmName == HashAlgorithmName.SHA512 ? "sha512"
+            : hasher.AlgorithmName == HashAlgorithmName.SHA256 ? "sha256"
+            : throw new ArgumentException($"not a digest algorithm: {hasher.AlgorithmName}", nameof(hasher));
+        return algorithm + ":" + Convert.ToHexStringLower(hasher.GetHashAndReset());
+    }
 
     public static string Sha256(ReadOnlySpan<byte> data) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(data));
 
@@ -73,7 +81,7 @@ public static partial class Digest
     {
         using var h = CreateHasher(likeDigest);
         h.AppendData(data);
-        return Finish(h, likeDigest);
+        return Finish(h);
     }
 
     public static bool Matches(string digest, ReadOnlySpan<byte> data) =>
@@ -99,7 +107,7 @@ public static partial class Digest
         var buf = new byte[1 << 16];
         int n;
         while ((n = stream.Read(buf)) > 0) h.AppendData(buf, 0, n);
-        return Finish(h, likeDigest);
+        return Finish(h);
     }
 
     static bool IsLowerHex(string s)

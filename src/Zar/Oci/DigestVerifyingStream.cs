@@ -76,7 +76,7 @@ public sealed class DigestVerifyingStream : ReadOnlyStream
         if (Verified) return;
         if (ExpectedSize is long want && _read != want)
             throw new ZarFormatException($"{What}: {_read} bytes, expected {want}");
-        var got = Digest.Finish(_hash, ExpectedDigest);
+        var got = Digest.Finish(_hash);
         if (!string.Equals(got, ExpectedDigest, StringComparison.Ordinal))
             throw new ZarFormatException($"{What}: digest mismatch: content does not match its digest {ExpectedDigest} (it hashes to {got})");
         Verified = true;

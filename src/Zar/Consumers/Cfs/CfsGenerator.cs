@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Zar.Formats.Zar;
@@ -170,8 +169,8 @@ public static partial class CfsGenerator
         zar.Flush();
         long size = zar.Length;
         zar.Position = 0;
-        using var zarHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var tarHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var zarHash = Digest.CreateSha256Hasher();
+        using var tarHash = Digest.CreateSha256Hasher();
         if (tarMemberName != null) tarHash.AppendData(SingleFileTar.Header(tarMemberName, size, mtime));
         var buf = new byte[1 << 20];
         int n;
@@ -184,9 +183,9 @@ public static partial class CfsGenerator
         if (tarMemberName != null)
         {
             tarHash.AppendData(new byte[SingleFileTar.ArchiveSize(size) - SingleFileTar.BlockSize - size]);
-            tarDigest = "sha256:" + Convert.ToHexStringLower(tarHash.GetHashAndReset());
+            tarDigest = Digest.Finish(tarHash);
         }
-        return ("sha256:" + Convert.ToHexStringLower(zarHash.GetHashAndReset()), size, tarDigest);
+        return (Digest.Finish(zarHash), size, tarDigest);
     }
 
     internal static void WriteAtomic(string path, byte[] bytes)
