@@ -252,7 +252,7 @@ static class Commands
             {
                 var printed = new List<string>();
                 using var stack = ImageOptions.OpenStack(p, p.GetValue(source)!, sink);
-                var result = CfsGenerator.Generate(stack, p.GetValue(dest)!, new CfsOptions { Source = ImageOptions.SourceOptions(p), Stack = ImageOptions.StackOptions(p) });
+                var result = CfsGenerator.Generate(stack, p.GetValue(dest)!, new CfsOptions { Open = ImageOptions.OpenOptions(p, sink) });
                 foreach (var w in result.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
                 foreach (var l in result.Layers) printed.Add($"{l.Path}: layer {l.Index + 1}, {l.Entries} entries, {l.ZarSize} bytes");
                 printed.Add($"{Path.Combine(p.GetValue(dest)!, "Dockerfile")}: docker build -t NAME {p.GetValue(dest)}");

@@ -7,6 +7,7 @@ using Zar.Overlay;
 using Zar.Sources.Layers;
 using Zar.Tests.Erofs;
 using Zar.Tests.Support;
+using Zar.Sources;
 
 namespace Zar.Tests.Cfs;
 
@@ -25,7 +26,7 @@ public sealed class CfsDebianTests(ITestOutputHelper output)
         var sw = System.Diagnostics.Stopwatch.StartNew();
         var result = CfsGenerator.Generate(reference, t["dest"]);
         output.WriteLine($"generate: {sw.Elapsed.TotalSeconds:F1} s, {string.Join(", ", result.Layers.Select(l => $"{l.FileName} {l.ZarSize >> 20} MiB"))}");
-        using var stack = LayerStack.Open(reference);
+        using var stack = SourceOpener.OpenStack(reference);
         var mounts = new List<Mount>();
         try
         {

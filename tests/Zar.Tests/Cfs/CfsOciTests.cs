@@ -3,6 +3,7 @@ using Zar.Consumers.Cfs;
 using Zar.Sources.Registry;
 using Zar.Tests.Registry;
 using Zar.Tests.Support;
+using Zar.Blobs;
 
 namespace Zar.Tests.Cfs;
 
@@ -156,7 +157,7 @@ public class CfsPushTests(RegistryFixture fx)
         var resolved = await client.ResolveImageAsync(RegistryReference.Parse($"docker://{reg.Host}/cfs/test:v1"), null, Ct);
         Assert.Equal(image.Config, resolved.ConfigBytes);
         using var cacheDir = new TempDir();
-        var paths = await client.PullBlobsAsync("cfs/test", resolved.Layers, new BlobCache(cacheDir.Path), 2, null, Ct);
+        var paths = await client.PullBlobsAsync("cfs/test", resolved.Layers, DirectoryBlobStore.Create(cacheDir.Path), 2, null, Ct);
         foreach (var l in result.Layers)
         {
             using var tar = SingleFileTar.Open(l.Path, l.FileName, result.TarMtime);

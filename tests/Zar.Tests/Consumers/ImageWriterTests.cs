@@ -2,6 +2,7 @@ using Zar.Consumers;
 using Zar.Formats.Erofs;
 using Zar.Formats.Zar;
 using Zar.Model;
+using Zar.Sources;
 using Zar.Overlay;
 using Zar.Sources.Host;
 using Zar.Sources.Images;
@@ -59,7 +60,7 @@ public class ImageWriterTests
     {
         using var t = new TempDir();
         ImageFixtures.OciLayout(t["oci"], ImageFixtures.SampleLayers(), [Compression.Gzip, Compression.Zstd, Compression.None]);
-        using var stack = ImageSources.OpenStack($"oci:{t["oci"]}:latest");
+        using var stack = SourceOpener.OpenStack($"oci:{t["oci"]}:latest");
         var layers = Converter.PerLayer(stack, t["layers"], format);
         Assert.Equal(stack.Layers.Count, layers.Count);
         for (int i = 0; i < layers.Count; i++)

@@ -33,19 +33,6 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
     /// <summary>Opens an image whose data may sit on extra devices (files, in device-table order).</summary>
     public static ErofsImage Open(string path, IReadOnlyList<string>? devicePaths) => new(path, devicePaths);
 
-    /// <summary>True when the file carries the EROFS magic at byte 1024 (for format detection).</summary>
-    public static bool IsErofs(string path)
-    {
-        try
-        {
-            using var f = File.OpenHandle(path);
-            Span<byte> magic = stackalloc byte[4];
-            return RandomAccess.Read(f, magic, ErofsFormat.SuperblockOffset) == 4
-                && BinaryPrimitives.ReadUInt32LittleEndian(magic) == ErofsFormat.Magic;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
-    }
-
     ErofsImage(string path, IReadOnlyList<string>? devicePaths)
     {
         _path = path;

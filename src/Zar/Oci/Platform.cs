@@ -1,16 +1,54 @@
 using System.Runtime.InteropServices;
+using System.Text.Json;
 using Zar.Model;
 
-namespace Zar.Sources.Images;
+namespace Zar.Oci;
 
 /// <summary>
-/// An image platform (`os/arch[/variant]`) and containerd-compatible selection among index entries:
-/// normalization of aliases, a best-first compatibility vector, attestation manifests skipped,
-/// entries without a platform kept as last-resort candidates (the caller confirms them by the config).
-/// Self-contained so registry, OCI-layout and docker-archive readers share one rule.
+/// An image platform (`os/arch[/variant]`, the <c>platform</c> object of index entries and the platform fields
+/// of an image config) and containerd-compatible selection among index entries: normalization of aliases, a
+/// best-first compatibility vector, attestation manifests skipped, entries without a platform kept as
+/// last-resort candidates (the caller confirms them by the config). Registry, OCI-layout and docker-archive
+/// readers share this one rule.
 /// </summary>
 public sealed record Platform(string Os, string Architecture, string? Variant = null, string? OsVersion = null)
 {
+    /// <summary><c>os.features</c>, as written (never used for matching).</summary>
+    public IReadOnlyList<string>? OsFeatures { get; init; }
+
+    /// <summary>
+    /// The <c>platform</c> object of a descriptor (image-spec image-index.md); null when it is not an object or
+    /// names neither os nor architecture (such an entry is matched like one without a platform).
+    /// </summary>
+    public static Platform? Read(JsonElement e, string what)
+    {
+        if (e.ValueKind != JsonValueKind.Object) return null;
+        string? os = OciJson.LenientString(e, "os"), architecture = OciJson.LenientString(e, "architecture");
+        if (os is null && architecture is null) return null;
+        return new Platform(os ?? "", architecture ?? "", OciJson.LenientString(e, "variant"), OciJson.LenientString(e, "os.version"))
+        {
+            OsFeatures = OciJson.StringList(e, "os.features", what),
+        };
+    }
+
+    /// <summary>Writes the <c>platform</c> object, field names as the spec spells them.</summary>
+    public void Write(Utf8JsonWriter w, string propertyName = "platform")
+    {
+        w.WriteStartObject(propertyName);
+        w.WriteString("architecture", Architecture);
+        w.WriteString("os", Os);
+        OciJson.WriteStringIfSet(w, "os.version", OsVersion);
+        if (OsFeatures is { Count: > 0 }) OciJson.WriteStringList(w, "os.features", OsFeatures);
+        OciJson.WriteStringIfSet(w, "variant", Variant);
+        w.WriteEndObject();
+    }
+
+    public bool Equals(Platform? other) =>
+        other is not null && Os == other.Os && Architecture == other.Architecture && Variant == other.Variant && OsVersion == other.OsVersion
+        && (OsFeatures ?? []).SequenceEqual(other.OsFeatures ?? []);
+
+    public override int GetHashCode() => HashCode.Combine(Os, Architecture, Variant, OsVersion);
+
     /// <summary>Parses `os/arch[/variant]` (as given to `--platform`); the result is normalized.</summary>
     public static Platform Parse(string text)
     {
@@ -85,7 +123,7 @@ public sealed record Platform(string Os, string Architecture, string? Variant = 
                 else if (variant is "5" or "6" or "8") variant = "v" + variant;
                 break;
         }
-        return new Platform(os, arch, variant, string.IsNullOrEmpty(OsVersion) ? null : OsVersion);
+        return new Platform(os, arch, variant, string.IsNullOrEmpty(OsVersion) ? null : OsVersion) { OsFeatures = OsFeatures };
     }
 
     public override string ToString() => Variant is null ? $"{Os}/{Architecture}" : $"{Os}/{Architecture}/{Variant}";
