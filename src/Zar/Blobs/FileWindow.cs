@@ -17,6 +17,9 @@ public readonly record struct FileWindow(string File, long Offset, long Length)
         return Offset == 0 && Length == file.Length ? file : new SubStream(file, Offset, Length);
     }
 
+    /// <summary>The window as a positional blob (reads need no stream and no lock).</summary>
+    public FileBlob OpenBlob(string description) => new(File, Offset, Length, description);
+
     /// <summary>Opens a local file for reading, with one-line errors naming <paramref name="description"/>.</summary>
     public static FileStream OpenFile(string path, string description)
     {

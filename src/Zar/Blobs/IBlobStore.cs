@@ -19,4 +19,8 @@ public interface IBlobStore : IDisposable
 
     /// <summary>Opens a member for reading; the stream can seek. Throws ZarNotFoundException when missing.</summary>
     Stream Open(string path);
+
+    /// <summary>Where a member's bytes are in a local file (to read it at random as a <see cref="FileBlob"/>).
+    /// Throws ZarNotFoundException when missing.</summary>
+    FileWindow Locate(string path);
 }

@@ -19,6 +19,10 @@ public enum FileKind
     Gzip,
     /// <summary>A zstd stream (a compressed layer).</summary>
     Zstd,
+    /// <summary>A bzip2 stream (a layer compression Zar does not read).</summary>
+    Bzip2,
+    /// <summary>An xz stream (a layer compression Zar does not read).</summary>
+    Xz,
     /// <summary>An uncompressed tar: a docker save archive, an OCI archive or one layer (its members tell which).</summary>
     Tar,
     /// <summary>None of the above.</summary>

@@ -53,6 +53,8 @@ public static class FileSniffer
         if (head.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD])
             || head.Length >= 4 && (head[0] & 0xF0) == 0x50 && head[1] == 0x2A && head[2] == 0x4D && head[3] == 0x18)
             return FileKind.Zstd;
+        if (head.Length >= 4 && head.StartsWith("BZh"u8) && head[3] is >= (byte)'1' and <= (byte)'9') return FileKind.Bzip2;
+        if (head.StartsWith((ReadOnlySpan<byte>)[0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00])) return FileKind.Xz;
         if (head.Length >= TarHeader.BlockSize && TarHeader.ChecksumMatches(head[..TarHeader.BlockSize])) return FileKind.Tar;
         return FileKind.Unknown;
     }

@@ -2,6 +2,7 @@ using Zar.Blobs;
 using Zar.Formats.Erofs;
 using Zar.Formats.Zar;
 using Zar.Model;
+using Zar.Overlay;
 using Zar.Sources.Host;
 using Zar.Sources.Images;
 using Zar.Sources.Images.Docker;
@@ -37,11 +38,31 @@ public static class SourceOpener
             case SourceKind.Flist:
                 throw new ZarNotSupportedException($"{spec.Path}: an flist (SQLite); reading flists is not supported yet");
             case SourceKind.Stack:
-                // stack:A,B,C (images, bottom first) and stack:DIR (per-layer images): each part opened by
-                // OpenFileSystem and the readers stacked with the overlay rules.
-                throw new ZarNotSupportedException($"{spec}: stacking images is not supported yet");
+                return OpenOverlay(spec, options);
             default:
                 return new MergedImage(OpenStack(spec, options));
+        }
+    }
+
+    /// <summary>
+    /// <c>stack:DIR</c> (the per-layer images of a folder written by <c>convert --per-layer</c> or <c>cfs</c>) or
+    /// <c>stack:A,B,C</c> (any specs, bottom first): each part opened by <see cref="OpenFileSystem(string, OpenOptions?)"/>
+    /// and the readers stacked with the overlay rules (<see cref="OverlayFileSystem"/>).
+    /// </summary>
+    static OverlayFileSystem OpenOverlay(SourceSpec spec, OpenOptions? options)
+    {
+        var parts = Directory.Exists(spec.Path) ? LayerFileName.ImagesIn(spec.Path) : spec.Path.Split(',');
+        if (parts.Any(p => p.Length == 0)) throw new ZarException($"{spec}: empty part in the stack");
+        var layers = new List<IReadOnlyFileSystem>();
+        try
+        {
+            foreach (var part in parts) layers.Add(OpenFileSystem(part, options));
+            return new OverlayFileSystem(layers, spec.ToString(), ownsLayers: true);
+        }
+        catch
+        {
+            foreach (var l in layers) l.Dispose();
+            throw;
         }
     }
 
@@ -85,7 +106,7 @@ public static class SourceOpener
             case SourceKind.Zar or SourceKind.Erofs or SourceKind.Flist:
                 throw new ZarException($"{path}: a {spec.Kind.ToString().ToLowerInvariant()} image, not a container image with layers");
             case SourceKind.Stack:
-                throw new ZarNotSupportedException($"{spec}: stacking images is not supported yet");
+                throw new ZarException($"{spec}: a stack of images is a filesystem, not a container image with layers");
             default:
                 throw new ZarException($"{spec}: cannot be opened as an image");
         }

@@ -88,7 +88,7 @@ public class SourceOpenerTests
             Assert.Throws<ZarException>(() => SourceOpener.OpenFileSystem("ftp://example.com/x")),
             Assert.Throws<ZarException>(() => SourceOpener.OpenFileSystem("oci:")),
             Assert.Throws<ZarException>(() => SourceOpener.OpenFileSystem("")),
-            Assert.Throws<ZarNotSupportedException>(() => SourceOpener.OpenFileSystem($"stack:{t["a.zar"]},{t["a.zar"]}")),
+            Assert.Throws<ZarNotFoundException>(() => SourceOpener.OpenFileSystem($"stack:{t["a.zar"]},{t["missing"]}")),
             Assert.Throws<ZarException>(() => SourceOpener.OpenStack(t["a.zar"])),
             Assert.Throws<ZarException>(() => SourceOpener.OpenStack(t["tree"])),
             Assert.Throws<ZarException>(() => SourceOpener.OpenFileSystem("docker://localhost:5000/Upper/case")),
@@ -97,7 +97,7 @@ public class SourceOpenerTests
         Assert.Contains("no such file or directory", errors[1].Message);
         Assert.Contains("unknown transport 'ftp'", errors[5].Message);
         Assert.Contains("missing path", errors[6].Message);
-        Assert.Contains("not supported yet", errors[8].Message);
+        Assert.Contains("no such file or directory", errors[8].Message);
         Assert.Contains("not a container image with layers", errors[9].Message);
         Assert.Contains("plain directory", errors[10].Message);
         Assert.Contains("invalid image reference", errors[11].Message);

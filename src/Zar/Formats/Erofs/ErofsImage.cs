@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Zar.IO.Blobs;
+using Zar.Blobs;
 using Zar.Model;
 
 namespace Zar.Formats.Erofs;

@@ -12,7 +12,7 @@ sealed class LayerTarSource : IImageSource
         if (!File.Exists(path)) throw new ZarNotFoundException($"{path}: no such file");
         Description = $"tar:{path}";
         var whole = new FileWindow(path, 0, new FileInfo(path).Length);
-        Layers = [new ImageLayer(null, MediaTypes.OciLayer, whole.Length, null, Description, () => whole.Open(Description))];
+        Layers = [new ImageLayer(null, MediaTypes.OciLayer, whole.Length, null, Description, () => whole.Open(Description), () => whole)];
     }
 
     public string Description { get; }

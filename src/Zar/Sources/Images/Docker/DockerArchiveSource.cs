@@ -111,7 +111,7 @@ sealed class DockerArchiveSource : IImageSource
             var mediaType = mediaTypes.GetValueOrDefault(diffId, MediaTypes.DockerLayer);
             long size = store.Length(path);
             var p = path;
-            layers.Add(new ImageLayer(digest, mediaType, size, diffId, $"{what} layer {i + 1} ({layerPaths[i]})", () => store.Open(p)));
+            layers.Add(new ImageLayer(digest, mediaType, size, diffId, $"{what} layer {i + 1} ({layerPaths[i]})", () => store.Open(p), () => store.Locate(p)));
         }
         return new DockerArchiveSource(store, what, config, layers);
     }

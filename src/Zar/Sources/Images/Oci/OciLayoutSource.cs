@@ -119,7 +119,7 @@ sealed class OciLayoutSource : IImageSource
             var path = OciLayout.BlobPath(ld.Digest);
             if (!store.Exists(path))
                 throw new ZarNotFoundException($"{description}: layer blob {ld.Digest} is not in the layout");
-            layers.Add(new ImageLayer(ld.Digest, mediaType, ld.Size, config.DiffIds[i], $"{description} layer {i + 1}", () => store.Open(path)));
+            layers.Add(new ImageLayer(ld.Digest, mediaType, ld.Size, config.DiffIds[i], $"{description} layer {i + 1}", () => store.Open(path), () => store.Locate(path)));
         }
         return new OciLayoutSource(store, description, config, layers, desc.Digest);
     }

@@ -1,6 +1,6 @@
 using Zar.Model;
 
-namespace Zar.IO.Blobs;
+namespace Zar.Blobs;
 
 /// <summary>
 /// A seekable stream as a blob. Streams have one position, so reads are serialised by a lock: use this

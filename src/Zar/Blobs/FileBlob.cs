@@ -1,7 +1,7 @@
 using Microsoft.Win32.SafeHandles;
 using Zar.Model;
 
-namespace Zar.IO.Blobs;
+namespace Zar.Blobs;
 
 /// <summary>A local file (or a window of one) as a blob: positional reads with pread, no shared position.</summary>
 public sealed class FileBlob : ILocalFileBlob, IDisposable

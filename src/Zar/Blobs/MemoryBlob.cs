@@ -1,6 +1,6 @@
 using Zar.Model;
 
-namespace Zar.IO.Blobs;
+namespace Zar.Blobs;
 
 /// <summary>Bytes in memory as a blob (small metadata-sized data, tests).</summary>
 public sealed class MemoryBlob(ReadOnlyMemory<byte> bytes, string description = "memory") : IBlob

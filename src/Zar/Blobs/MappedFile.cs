@@ -1,7 +1,7 @@
 using System.IO.MemoryMappedFiles;
 using Zar.Model;
 
-namespace Zar.IO.Blobs;
+namespace Zar.Blobs;
 
 /// <summary>
 /// A whole file mapped read-only, as a blob and as raw memory for readers that parse it in place (zar,
