@@ -20,14 +20,7 @@ public sealed class StreamBlob(Stream stream, string description) : IBlob, IDisp
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             stream.Position = offset;
-            int total = 0;
-            while (total < destination.Length)
-            {
-                int n = stream.Read(destination[total..]);
-                if (n <= 0) break;
-                total += n;
-            }
-            return total;
+            return IO.StreamSkip.ReadFull(stream, destination);
         }
     }
 
