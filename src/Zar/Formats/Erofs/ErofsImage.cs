@@ -328,9 +328,11 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
         int device = index.DeviceId & _deviceIdMask;
         if (device == 0) return (_image, (long)index.BlockAddress << _bits);
         if (device > _devices.Length) throw Corrupt(path, $"chunk on device {device}, the image has {_devices.Length} extra devices");
-        uint mapped = _slots[device - 1].MappedBlockAddress;
-        // Flat mode: the device's blocks are part of this image from mapped_blkaddr on.
-        if (_flatDevices && mapped != 0) return (_image, ((long)mapped + index.BlockAddress) << _bits);
+        var slot = _slots[device - 1];
+        // Flat mode: the device's blocks are part of this image from mapped_blkaddr on (unless the image
+        // is only the metadata, and the device a file of its own).
+        if (_flatDevices && slot.MappedBlockAddress != 0 && ((long)slot.MappedBlockAddress + slot.Blocks) << _bits <= _length)
+            return (_image, ((long)slot.MappedBlockAddress + index.BlockAddress) << _bits);
         var blob = _devices[device - 1]
             ?? throw new ZarNotSupportedException($"{_path}: {ZarPath.Display(path)}: data is on extra device {device}: give the device files (as mount -o device= does)");
         return (blob, (long)index.BlockAddress << _bits);
@@ -343,7 +345,11 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
         var (chunkBits, unit, arrayPos) = ChunkGeometry(info, path);
         long chunks = (size + (1L << chunkBits) - 1) >> chunkBits;
         for (long k = 0; k < chunks; k++)
-            if (ChunkAddress(arrayPos, unit, k, path).Blob == null) return true;
+        {
+            // The entries alone say it: a file on an extra device lists without the device at hand.
+            var e = Span(arrayPos + k * unit, unit);
+            if (unit == ErofsBlockMapEntry.Size ? ErofsBlockMapEntry.Read(e).IsHole : ErofsChunkIndex.Read(e).IsHole) return true;
+        }
         return false;
     }
 
