@@ -98,7 +98,7 @@ static class ErofsInodePlanner
         }
         int tail = (int)(n.Size % bs);
         // A symlink is inline whole or not at all: kernels before 6.x reject an inline symlink with blocks.
-        bool inlineFits = n.Type == EntryType.Symlink ? n.Size < bs : true;
+        bool inlineFits = n.Type != EntryType.Symlink || n.Size < bs;
         if (plan.Options.InlineData && tail != 0 && inlineFits && ino.InodeSize + n.XattrBodySize + tail <= bs)
         {
             ino.Layout = ErofsLayout.FlatInline;
