@@ -38,7 +38,8 @@ static class Commands
         var noDedup = new Option<bool>("--no-dedup") { Description = "store identical files separately (zar)" };
         var format = FormatOption();
         var whiteouts = new Option<bool>("--overlay-whiteouts") { Description = "EROFS: store .wh.* whiteouts and opaque markers as overlayfs does (char 0/0, trusted.overlay.opaque=y)" };
-        var cmd = new Command("create", "pack a directory into an image (zar or EROFS)") { source, output, noAlign, noDedup, format, whiteouts };
+        var blockSize = BlockSizeOption();
+        var cmd = new Command("create", "pack a directory into an image (zar or EROFS)") { source, output, noAlign, noDedup, format, whiteouts, blockSize };
         cmd.SetAction(p => Errors.Guard(() =>
         {
             using var fs = ImageOptions.Open(p, p.GetValue(source)!);
@@ -49,6 +50,7 @@ static class Commands
                 PageAlign = !p.GetValue(noAlign),
                 Deduplicate = !p.GetValue(noDedup),
                 OverlayWhiteouts = p.GetValue(whiteouts),
+                BlockSize = p.GetValue(blockSize),
                 Progress = progress,
             }));
             Console.WriteLine($"{written.Path}: {written.Summary}");
@@ -95,6 +97,14 @@ static class Commands
     }
 
     /// <summary>--format, parsed by the library's one list of format names (an unknown name is one line naming the valid ones).</summary>
+    /// <summary>EROFS block size; the check lives with the writer (<see cref="Formats.Erofs.ErofsWriterOptions.BlockSizes"/>).</summary>
+    static Option<int> BlockSizeOption() => new("--block-size")
+    {
+        Description = $"EROFS: bytes per block, {string.Join(", ", Formats.Erofs.ErofsWriterOptions.BlockSizes)} (default 4096; below 4096 mounts on kernel 6.4+)",
+        DefaultValueFactory = _ => 4096,
+        Validators = { r => { if (!Formats.Erofs.ErofsWriterOptions.BlockSizes.Contains(r.GetValueOrDefault<int>())) r.AddError($"--block-size: expected one of {string.Join(", ", Formats.Erofs.ErofsWriterOptions.BlockSizes)}"); } },
+    };
+
     internal static Option<ImageFormat> FormatOption() => new("--format")
     {
         Description = $"output format: {string.Join(" or ", ImageFormats.All.Select(f => f.Name()))} (default {ImageFormat.Zar.Name()})",
@@ -200,7 +210,8 @@ static class Commands
         var perLayer = new Option<string>("--per-layer") { Description = "write one image per layer into this directory (names sort bottom to top)" };
         var format = FormatOption();
         var noAlign = new Option<bool>("--no-page-align") { Description = "zar: pack file data tight" };
-        var cmd = new Command("convert", "flatten an image into one zar/EROFS image, or write one image per layer") { source, output, perLayer, format, noAlign };
+        var blockSize = BlockSizeOption();
+        var cmd = new Command("convert", "flatten an image into one zar/EROFS image, or write one image per layer") { source, output, perLayer, format, noAlign, blockSize };
         cmd.Validators.Add(r =>
         {
             bool o = r.GetResult(output) != null, l = r.GetResult(perLayer) != null;
@@ -213,7 +224,7 @@ static class Commands
             {
                 var printed = new List<string>();
                 var fmt = p.GetValue(format);
-                var options = new ImageWriteOptions { PageAlign = !p.GetValue(noAlign) };
+                var options = new ImageWriteOptions { PageAlign = !p.GetValue(noAlign), BlockSize = p.GetValue(blockSize) };
                 using var stack = ImageOptions.OpenStack(p, p.GetValue(source)!, sink);
                 foreach (var w in stack.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
                 long total = stack.Layers.Sum(l => l.TarBytes);

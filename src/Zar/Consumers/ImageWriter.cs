@@ -41,6 +41,8 @@ public sealed record ImageWriteOptions
     public bool Deduplicate { get; init; } = true;
     /// <summary>EROFS: store OCI whiteouts and opaque markers as overlayfs does (the tree seen through <see cref="OverlayFormView"/>).</summary>
     public bool OverlayWhiteouts { get; init; }
+    /// <summary>EROFS: bytes per block, one of <see cref="ErofsWriterOptions.BlockSizes"/> (below 4096 needs kernel 6.4+).</summary>
+    public int BlockSize { get; init; } = 4096;
     /// <summary>
     /// zar: blobs that are cheap only front to back (a layer stack's tars, <see cref="Sources.Layers.LayerStack.Blobs"/>):
     /// files are then taken in the order of their bytes, each blob read once (<see cref="StreamingPass"/>),
@@ -63,9 +65,9 @@ public static class ImageWriter
         switch (format)
         {
             case ImageFormat.Erofs:
-                var erofs = ErofsWriter.Write(options.OverlayWhiteouts ? new OverlayFormView(tree) : tree, path, new ErofsWriterOptions { Progress = options.Progress });
+                var erofs = ErofsWriter.Write(options.OverlayWhiteouts ? new OverlayFormView(tree) : tree, path, new ErofsWriterOptions { BlockSize = options.BlockSize, Progress = options.Progress });
                 return new WrittenImage(path, format, erofs.ImageSize,
-                    $"EROFS, {erofs.Inodes} inodes ({erofs.CompactInodes} compact), {erofs.Blocks} blocks of 4096, image {erofs.ImageSize} bytes, uuid {erofs.Uuid}");
+                    $"EROFS, {erofs.Inodes} inodes ({erofs.CompactInodes} compact), {erofs.Blocks} blocks of {erofs.BlockSize}, image {erofs.ImageSize} bytes, uuid {erofs.Uuid}");
             case ImageFormat.Zar:
                 var zarOptions = new ZarWriterOptions { PageAlign = options.PageAlign, Deduplicate = options.Deduplicate, Progress = options.Progress };
                 ZarWriteResult zar;

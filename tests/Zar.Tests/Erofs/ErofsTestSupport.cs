@@ -9,10 +9,12 @@ public sealed class Mount : IDisposable
 
     Mount(string path) => Path = path;
 
-    public static Mount Erofs(string image, string mountPoint)
+    /// <param name="devices">Extra devices (block devices, e.g. <see cref="LoopDevice"/>s), passed as <c>-o device=</c> in table order.</param>
+    public static Mount Erofs(string image, string mountPoint, IEnumerable<string>? devices = null)
     {
         Directory.CreateDirectory(mountPoint);
-        var r = Tools.Run("mount", ["-t", "erofs", "-o", "loop,ro", image, mountPoint], timeoutMs: 60_000);
+        var options = "loop,ro" + string.Concat((devices ?? []).Select(d => ",device=" + d));
+        var r = Tools.Run("mount", ["-t", "erofs", "-o", options, image, mountPoint], timeoutMs: 60_000);
         if (r.Code != 0) Assert.Fail($"mount -t erofs {image} failed: {r.Err.Trim()} (dmesg: {Dmesg()})");
         return new Mount(mountPoint);
     }
@@ -39,6 +41,68 @@ public sealed class Mount : IDisposable
             Thread.Sleep(200);
         }
         Tools.Run("umount", ["-l", Path], timeoutMs: 60_000);
+    }
+}
+
+/// <summary>A read-only loop device over a file (what <c>mount -o device=</c> needs for an extra device), detached on dispose.</summary>
+public sealed class LoopDevice : IDisposable
+{
+    public string Path { get; }
+
+    LoopDevice(string path) => Path = path;
+
+    public static LoopDevice Attach(string file)
+    {
+        var r = Tools.Run("losetup", ["--find", "--show", "--read-only", file], timeoutMs: 60_000);
+        if (r.Code != 0) Assert.Fail($"losetup {file} failed: {r.Err.Trim()}");
+        return new LoopDevice(r.Out.Trim());
+    }
+
+    public void Dispose() => Tools.Run("losetup", ["--detach", Path], timeoutMs: 60_000);
+}
+
+/// <summary>
+/// erofs-utils 1.7 or newer (fsck/dump of 512..2048-byte blocks, extra devices): a bin directory named by
+/// ZAR_EROFS_UTILS, scripts/peers.sh's build ($ZAR_PEERS/bin), a <c>peers-bin/erofs-utils-*/bin</c> build
+/// above the checkout (what <c>../shared/peers/build-erofs-utils.sh</c> makes), or the PATH. Debian 12's
+/// 1.5 refuses small blocks.
+/// </summary>
+public static class ErofsUtils
+{
+    public static string Require(string tool)
+    {
+        foreach (var dir in Candidates())
+        {
+            var path = System.IO.Path.Combine(dir, tool);
+            if (File.Exists(path) && IsRecent(path)) return path;
+        }
+        var msg = $"{tool} from erofs-utils 1.7+ is not available: run `bash ../shared/peers/build-erofs-utils.sh DIR` and set ZAR_EROFS_UTILS=DIR/erofs-utils-1.9.3/bin";
+        if (Tools.InCI) Assert.Fail(msg);
+        Assert.Skip(msg);
+        return null!;
+    }
+
+    static IEnumerable<string> Candidates()
+    {
+        if (Environment.GetEnvironmentVariable("ZAR_EROFS_UTILS") is { Length: > 0 } env) yield return env;
+        // scripts/peers.sh builds into $ZAR_PEERS (and puts it on the PATH for scripts/test.sh).
+        yield return System.IO.Path.Combine(Environment.GetEnvironmentVariable("ZAR_PEERS") is { Length: > 0 } peersDir ? peersDir : "/var/tmp/zar-peers", "bin");
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            var peers = System.IO.Path.Combine(dir.FullName, "peers-bin");
+            if (!Directory.Exists(peers)) continue;
+            foreach (var build in Directory.GetDirectories(peers, "erofs-utils-*").Order().Reverse())
+                yield return System.IO.Path.Combine(build, "bin");
+        }
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')) yield return dir;
+    }
+
+    /// <summary>"fsck.erofs (erofs-utils) 1.9.3": 1.5 knows no -V at all.</summary>
+    static bool IsRecent(string path)
+    {
+        var r = Tools.Run(path, ["-V"], timeoutMs: 30_000);
+        var m = System.Text.RegularExpressions.Regex.Match(r.Out + r.Err, @"erofs-utils\)?\s+(\d+)\.(\d+)");
+        return r.Code == 0 && m.Success && (int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value)).CompareTo((1, 7)) >= 0;
     }
 }
 

@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Zar.Formats.Erofs;
 
 /// <summary>Constants of the EROFS on-disk format (little-endian throughout; see the erofs spec).</summary>
@@ -12,9 +10,10 @@ static class ErofsFormat
     public const int FirstNid = 36;
     public const int CompactInodeSize = 32;
     public const int ExtendedInodeSize = 64;
-    public const int DirentSize = 12;
     public const int MaxNameLength = 255;
     public const uint NullAddress = 0xFFFFFFFF;
+    /// <summary>Block sizes the kernel mounts uncompressed (9..PAGE_SHIFT, kernel 6.4+ below the page size).</summary>
+    public const int MinBlockSizeBits = 9, MaxBlockSizeBits = 12;
 
     public const uint CompatSbChecksum = 0x1;
     public const uint CompatMtime = 0x2;
@@ -30,35 +29,9 @@ static class ErofsFormat
     public const uint IncompatMetabox = 0x100;
     public const uint IncompatCompression = IncompatZeroPadding | IncompatComprCfgs | IncompatZtailPacking | IncompatFragments;
 
-    public const ushort ChunkFormatBlkbitsMask = 0x1F;
-    public const ushort ChunkFormatIndexes = 0x20;
-
     /// <summary>Linux "new" dev_t encoding used in i_u of device inodes.</summary>
     public static uint EncodeDev(uint major, uint minor) => (minor & 0xFF) | (major << 8) | ((minor & ~0xFFu) << 12);
     public static (uint Major, uint Minor) DecodeDev(uint dev) => ((dev & 0xFFF00) >> 8, (dev & 0xFF) | ((dev >> 12) & 0xFFF00));
-
-    /// <summary>Linux crc32c() raw form: seed ~0, reflected Castagnoli, no final xor.</summary>
-    public static uint Crc32C(uint crc, ReadOnlySpan<byte> data)
-    {
-        int i = 0;
-        for (; i + 8 <= data.Length; i += 8)
-            crc = BitOperations.Crc32C(crc, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(data[i..]));
-        for (; i < data.Length; i++) crc = BitOperations.Crc32C(crc, data[i]);
-        return crc;
-    }
-
-    /// <summary>Dirent file_type values.</summary>
-    public static byte FileType(Model.EntryType type) => type switch
-    {
-        Model.EntryType.Regular => 1,
-        Model.EntryType.Directory => 2,
-        Model.EntryType.CharDevice => 3,
-        Model.EntryType.BlockDevice => 4,
-        Model.EntryType.Fifo => 5,
-        Model.EntryType.Socket => 6,
-        Model.EntryType.Symlink => 7,
-        _ => 0,
-    };
 }
 
 /// <summary>Data layouts of i_format bits 1..3.</summary>

@@ -10,8 +10,8 @@ namespace Zar.Formats.Erofs;
 /// range-checked: a damaged image gives a one-line <see cref="ZarFormatException"/>. Inode numbers are
 /// nid + 1 (nid 0 is a valid inode when meta_blkaddr is not 0). Data on extra devices (the EROFS device
 /// table) is read from the device files given to <see cref="Open(string, IReadOnlyList{string}?)"/>, in
-/// table order, as <c>mount -o device=</c> takes them; flat-mode devices (mapped_blkaddr set) are inside
-/// the image itself.
+/// table order, as <c>mount -o device=</c> takes them; without device files the kernel's flat mode
+/// applies: a device's blocks are inside the image from its mapped_blkaddr on.
 /// </summary>
 public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
 {
@@ -21,11 +21,15 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
     readonly long _length;
     readonly int _bs, _bits;
     readonly long _metaBase, _xattrBase;
-    readonly uint[] _deviceBlockAddress = [];
+    readonly ErofsDeviceSlot[] _slots = [];
+    readonly bool _flatDevices;
     readonly int _deviceIdMask;
     readonly Entry _root;
 
     public ErofsSuperblock Superblock { get; }
+
+    /// <summary>The device table: slot i describes device id i + 1.</summary>
+    public IReadOnlyList<ErofsDeviceSlot> Devices => _slots;
     public string Description => $"EROFS image {_path}";
 
     public static ErofsImage Open(string path) => new(path, null);
@@ -45,12 +49,12 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
             var raw = Span(ErofsFormat.SuperblockOffset, ErofsFormat.SuperblockSize);
             if (BinaryPrimitives.ReadUInt32LittleEndian(raw) != ErofsFormat.Magic) throw Corrupt("not an EROFS image (bad magic)");
             var sb = ErofsSuperblock.Parse(raw);
-            if (sb.BlockSizeBits < 9 || sb.BlockSizeBits > 12) throw Corrupt($"unsupported block size 2^{sb.BlockSizeBits}");
+            if (sb.BlockSizeBits < ErofsFormat.MinBlockSizeBits || sb.BlockSizeBits > ErofsFormat.MaxBlockSizeBits) throw Corrupt($"unsupported block size 2^{sb.BlockSizeBits}");
             _bits = sb.BlockSizeBits;
             _bs = 1 << _bits;
             if ((sb.FeatureCompat & ErofsFormat.CompatSbChecksum) != 0)
             {
-                int covered = _bs > ErofsFormat.SuperblockOffset ? _bs - ErofsFormat.SuperblockOffset : _bs;
+                int covered = ErofsSuperblock.ChecksumLength(_bs);
                 uint crc = ErofsSuperblock.ComputeChecksum(Span(ErofsFormat.SuperblockOffset, covered), _bs);
                 sb = sb with { ChecksumValid = crc == sb.Checksum };
                 if (crc != sb.Checksum) throw Corrupt($"superblock checksum mismatch (stored 0x{sb.Checksum:x8}, computed 0x{crc:x8})");
@@ -66,14 +70,16 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
             _xattrBase = (long)sb.XattrBlockAddress << _bits;
             if ((sb.FeatureIncompat & ErofsFormat.IncompatDeviceTable) != 0 && sb.ExtraDevices > 0)
             {
-                _deviceBlockAddress = new uint[sb.ExtraDevices];
-                long slots = (long)sb.DeviceTableSlotOffset * 128;
+                _slots = new ErofsDeviceSlot[sb.ExtraDevices];
+                long table = (long)sb.DeviceTableSlotOffset * ErofsDeviceSlot.Size;
                 for (int i = 0; i < sb.ExtraDevices; i++)
-                    _deviceBlockAddress[i] = BinaryPrimitives.ReadUInt32LittleEndian(Span(slots + i * 128L + 68, 4));
+                    _slots[i] = ErofsDeviceSlot.Read(Span(table + (long)i * ErofsDeviceSlot.Size, ErofsDeviceSlot.Size));
                 _deviceIdMask = (int)(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)sb.ExtraDevices + 1) - 1);
                 _devices = new IBlob?[sb.ExtraDevices];
                 if (devicePaths != null && devicePaths.Count > sb.ExtraDevices)
                     throw new ZarException($"{path}: {devicePaths.Count} devices given, the image has {sb.ExtraDevices}");
+                // As the kernel: device files given means multi-device mode, none means flat mode.
+                _flatDevices = devicePaths is not { Count: > 0 };
                 for (int i = 0; i < (devicePaths?.Count ?? 0); i++)
                     _devices[i] = new FileBlob(devicePaths![i], description: $"EROFS device {i + 1} {devicePaths[i]}");
             }
@@ -98,6 +104,12 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
     {
         var list = new List<KeyValuePair<string, string>> { new("file", _path), new("image size", _length.ToString()) };
         list.AddRange(Superblock.Describe());
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            var d = _slots[i];
+            var where = d.MappedBlockAddress == 0 ? "a separate device" : $"mapped at block {d.MappedBlockAddress}";
+            list.Add(new($"device {i + 1}", $"{d.Blocks} blocks, {where}{(d.Tag.Length > 0 ? ", tag " + ZarPath.Display(d.TagText) : "")}"));
+        }
         return list;
     }
 
@@ -205,25 +217,24 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
     IReadOnlyList<Xattr> ReadXattrs(InodeInfo info, string path)
     {
         if (info.XattrSize == 0) return Array.Empty<Xattr>();
-        if (info.XattrSize < ErofsXattrs.HeaderSize) throw Corrupt(path, "xattr body too small");
+        if (info.XattrSize < ErofsXattrBodyHeader.Size) throw Corrupt(path, "xattr body too small");
         var body = Span(info.Pos + info.Inode.InodeSize, info.XattrSize);
-        int shared = body[4];
-        int off = ErofsXattrs.HeaderSize;
-        if (off + shared * 4 > body.Length) throw Corrupt(path, "shared xattr count beyond the xattr body");
+        int shared = ErofsXattrBodyHeader.Read(body).SharedCount;
+        int off = ErofsXattrBodyHeader.Size;
+        if (off + shared * ErofsXattrBodyHeader.SharedIdSize > body.Length) throw Corrupt(path, "shared xattr count beyond the xattr body");
         var result = new List<Xattr>();
         for (int i = 0; i < shared; i++)
         {
-            uint id = BinaryPrimitives.ReadUInt32LittleEndian(body[(off + 4 * i)..]);
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(body[(off + ErofsXattrBodyHeader.SharedIdSize * i)..]);
             long at = _xattrBase + id * 4L;
-            var head = Span(at, ErofsXattrs.EntryHeaderSize);
-            int entrySize = ErofsXattrs.EntrySize(head[0], BinaryPrimitives.ReadUInt16LittleEndian(head[2..]));
+            int entrySize = ErofsXattrEntry.Read(Span(at, ErofsXattrEntry.HeaderSize)).EntrySize;
             ParseXattr(Span(at, entrySize), path, result);
         }
-        off += shared * 4;
+        off += shared * ErofsXattrBodyHeader.SharedIdSize;
         while (off < body.Length)
         {
-            if (body.Length - off < ErofsXattrs.EntryHeaderSize) throw Corrupt(path, "truncated xattr entry");
-            int entrySize = ErofsXattrs.EntrySize(body[off], BinaryPrimitives.ReadUInt16LittleEndian(body[(off + 2)..]));
+            if (body.Length - off < ErofsXattrEntry.HeaderSize) throw Corrupt(path, "truncated xattr entry");
+            int entrySize = ErofsXattrEntry.Read(body[off..]).EntrySize;
             if (off + entrySize > body.Length) throw Corrupt(path, "xattr entry beyond the xattr body");
             ParseXattr(body.Slice(off, entrySize), path, result);
             off += entrySize;
@@ -236,14 +247,13 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
 
     void ParseXattr(ReadOnlySpan<byte> e, string path, List<Xattr> into)
     {
-        int nameLen = e[0];
-        byte index = e[1];
-        int valueLen = BinaryPrimitives.ReadUInt16LittleEndian(e[2..]);
-        var suffix = e.Slice(ErofsXattrs.EntryHeaderSize, nameLen);
+        var entry = ErofsXattrEntry.Read(e);
+        byte index = entry.NameIndex;
+        var suffix = entry.Suffix(e);
         if (index >= 0x80) throw new ZarNotSupportedException($"{_path}: {ZarPath.Display(path)}: long xattr name prefixes not supported");
         if (suffix.IndexOf((byte)0) >= 0) throw Corrupt(path, "NUL in xattr name");
-        var name = ErofsXattrs.Join(index, suffix) ?? throw Corrupt(path, $"invalid xattr name index {index}");
-        into.Add(new Xattr(name, e.Slice(ErofsXattrs.EntryHeaderSize + nameLen, valueLen).ToArray()));
+        var name = ErofsXattrNames.Join(index, suffix) ?? throw Corrupt(path, $"invalid xattr name index {index}");
+        into.Add(new Xattr(name, entry.Value(e).ToArray()));
     }
 
     // ---- data mapping -------------------------------------------------------------------------
@@ -293,10 +303,11 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
 
     (int ChunkBits, int Unit, long ArrayPos) ChunkGeometry(InodeInfo info, string path)
     {
-        uint format = info.Inode.U & 0xFFFF;
-        if ((format & ~0x3Fu) != 0) throw new ZarNotSupportedException($"{_path}: {ZarPath.Display(path)}: chunk format 0x{format:x} not supported");
-        int chunkBits = _bits + (int)(format & ErofsFormat.ChunkFormatBlkbitsMask);
-        int unit = (format & ErofsFormat.ChunkFormatIndexes) != 0 ? 8 : 4;
+        var format = new ErofsChunkFormat((ushort)info.Inode.U);
+        if ((format.Value & ~(ErofsChunkFormat.BlockBitsMask | ErofsChunkFormat.IndexesBit)) != 0)
+            throw new ZarNotSupportedException($"{_path}: {ZarPath.Display(path)}: chunk format 0x{format.Value:x} not supported");
+        int chunkBits = _bits + format.ChunkBits;
+        int unit = format.EntrySize;
         long arrayPos = (info.AfterXattrs + unit - 1) & ~(long)(unit - 1);
         long chunks = (((long)info.Inode.Size) + (1L << chunkBits) - 1) >> chunkBits;
         if (chunks > (_length - arrayPos) / unit) throw Corrupt(path, "chunk table beyond the end of the image");
@@ -307,19 +318,21 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
     (IBlob? Blob, long Offset) ChunkAddress(long arrayPos, int unit, long chunk, string path)
     {
         var e = Span(arrayPos + chunk * unit, unit);
-        if (unit == 4)
+        if (unit == ErofsBlockMapEntry.Size)
         {
-            uint addr = BinaryPrimitives.ReadUInt32LittleEndian(e);
-            return addr == ErofsFormat.NullAddress ? (null, -1) : (_image, (long)addr << _bits);
+            var entry = ErofsBlockMapEntry.Read(e);
+            return entry.IsHole ? (null, -1) : (_image, (long)entry.BlockAddress << _bits);
         }
         var index = ErofsChunkIndex.Read(e);
-        if (index.BlockAddress == ErofsFormat.NullAddress) return (null, -1);
+        if (index.IsHole) return (null, -1);
         int device = index.DeviceId & _deviceIdMask;
         if (device == 0) return (_image, (long)index.BlockAddress << _bits);
         if (device > _devices.Length) throw Corrupt(path, $"chunk on device {device}, the image has {_devices.Length} extra devices");
-        uint mapped = _deviceBlockAddress[device - 1];
-        // Flat mode: the device's blocks are part of this image from mapped_blkaddr on.
-        if (mapped != 0) return (_image, ((long)mapped + index.BlockAddress) << _bits);
+        var slot = _slots[device - 1];
+        // Flat mode: the device's blocks are part of this image from mapped_blkaddr on (unless the image
+        // is only the metadata, and the device a file of its own).
+        if (_flatDevices && slot.MappedBlockAddress != 0 && ((long)slot.MappedBlockAddress + slot.Blocks) << _bits <= _length)
+            return (_image, ((long)slot.MappedBlockAddress + index.BlockAddress) << _bits);
         var blob = _devices[device - 1]
             ?? throw new ZarNotSupportedException($"{_path}: {ZarPath.Display(path)}: data is on extra device {device}: give the device files (as mount -o device= does)");
         return (blob, (long)index.BlockAddress << _bits);
@@ -332,7 +345,11 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
         var (chunkBits, unit, arrayPos) = ChunkGeometry(info, path);
         long chunks = (size + (1L << chunkBits) - 1) >> chunkBits;
         for (long k = 0; k < chunks; k++)
-            if (ChunkAddress(arrayPos, unit, k, path).Blob == null) return true;
+        {
+            // The entries alone say it: a file on an extra device lists without the device at hand.
+            var e = Span(arrayPos + k * unit, unit);
+            if (unit == ErofsBlockMapEntry.Size ? ErofsBlockMapEntry.Read(e).IsHole : ErofsChunkIndex.Read(e).IsHole) return true;
+        }
         return false;
     }
 
@@ -426,18 +443,18 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
         int len = (int)Math.Min(_bs, size - start);
         if (ReadData(dir, path, start, block.AsSpan(0, len)) != len) throw Corrupt(path, "directory truncated");
         var b = block.AsSpan(0, len);
-        if (len < ErofsFormat.DirentSize) throw Corrupt(path, "directory block too small");
-        int first = BinaryPrimitives.ReadUInt16LittleEndian(b[8..]);
-        if (first < ErofsFormat.DirentSize || first >= len || first % ErofsFormat.DirentSize != 0)
+        if (len < ErofsDirent.Size) throw Corrupt(path, "directory block too small");
+        int first = ErofsDirent.Read(b).NameOffset;
+        if (first < ErofsDirent.Size || first >= len || first % ErofsDirent.Size != 0)
             throw Corrupt(path, $"bad directory block (first name offset {first})");
-        int count = first / ErofsFormat.DirentSize;
+        int count = first / ErofsDirent.Size;
         byte[]? previous = null;
         for (int i = 0; i < count; i++)
         {
-            var d = b[(i * ErofsFormat.DirentSize)..];
-            int nameOff = BinaryPrimitives.ReadUInt16LittleEndian(d[8..]);
+            var d = ErofsDirent.Read(b[(i * ErofsDirent.Size)..]);
+            int nameOff = d.NameOffset;
             int nameEnd;
-            if (i + 1 < count) nameEnd = BinaryPrimitives.ReadUInt16LittleEndian(b[((i + 1) * ErofsFormat.DirentSize + 8)..]);
+            if (i + 1 < count) nameEnd = ErofsDirent.Read(b[((i + 1) * ErofsDirent.Size)..]).NameOffset;
             else
             {
                 int nul = b[Math.Min(nameOff, len)..].IndexOf((byte)0);
@@ -450,7 +467,7 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
             if (previous != null && previous.AsSpan().SequenceCompareTo(name) >= 0)
                 throw Corrupt(path, "directory entries out of order");
             previous = name;
-            into.Add(new Dirent((long)BinaryPrimitives.ReadUInt64LittleEndian(d), name, d[10]));
+            into.Add(new Dirent((long)d.Nid, name, d.FileType));
         }
     }
 
@@ -491,7 +508,7 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
         {
             if (IsDotOrDotDot(d.Name)) continue;
             var child = MakeEntry(d.Nid, ZarPath.Join(directory.Path, ZarPath.Decode(d.Name)));
-            if (d.FileType != 0 && d.FileType != ErofsFormat.FileType(child.Type))
+            if (d.FileType != 0 && d.FileType != ErofsDirent.FileTypeOf(child.Type))
                 throw Corrupt(child.Path, "directory entry type differs from the inode's");
             list.Add(child);
         }

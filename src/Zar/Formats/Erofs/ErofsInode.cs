@@ -2,9 +2,27 @@ using System.Buffers.Binary;
 
 namespace Zar.Formats.Erofs;
 
-/// <summary>An on-disk inode, compact (32 bytes) or extended (64 bytes), as the fields both share.</summary>
+/// <summary>
+/// struct erofs_inode_compact (32 bytes) or erofs_inode_extended (64 bytes), spec §4, as the fields both
+/// share. After the inode come its xattr body, then an inline tail (FLAT_INLINE) or the chunk entries
+/// (CHUNK_BASED, aligned to their size).
+/// </summary>
 sealed class ErofsInode
 {
+    // Field table:      compact        extended
+    //                   offset size    offset size
+    //   i_format            0   2         0   2   bit 0 extended, bits 1..3 layout
+    //   i_xattr_icount      2   2         2   2   xattr body = 12 + 4 * (icount - 1), or none
+    //   i_mode              4   2         4   2
+    //   i_nlink             6   2        44   4
+    //   i_size              8   4         8   8
+    //   i_mtime            12   4        32   8   compact: added to the sb epoch by kernels 6.15+
+    //   i_mtime_nsec        -            40   4
+    //   i_u                16   4        16   4   start block, rdev, or chunk format
+    //   i_ino              20   4        20   4   informational
+    //   i_uid              24   2        24   4
+    //   i_gid              26   2        28   4
+    //   reserved           28   4   6 (2), 48 (16)
     public bool Extended;
     public ErofsLayout Layout;
     public ushort XattrCount;
@@ -23,9 +41,7 @@ sealed class ErofsInode
     public int InodeSize => Extended ? ErofsFormat.ExtendedInodeSize : ErofsFormat.CompactInodeSize;
 
     /// <summary>Bytes of the inline xattr body: 12 + 4*(icount-1), or 0.</summary>
-    public int XattrSize => XattrCount == 0 ? 0 : 12 + 4 * (XattrCount - 1);
-
-    public static int XattrCountFor(int xattrBodySize) => xattrBodySize == 0 ? 0 : (xattrBodySize - 12) / 4 + 1;
+    public int XattrSize => ErofsXattrBodyHeader.BodySizeFor(XattrCount);
 
     /// <summary>Reads i_format and the fields; the caller guarantees 64 bytes or (compact) 32 bytes.</summary>
     public static ErofsInode Parse(ReadOnlySpan<byte> b, ushort format)

@@ -1,12 +1,36 @@
 using System.Buffers.Binary;
-using System.Text;
+using Zar.IO;
 using Zar.Model;
 
 namespace Zar.Formats.Erofs;
 
-/// <summary>The 128-byte EROFS superblock at byte 1024 (fields of the 4096/512-byte-block, non-48-bit format).</summary>
+/// <summary>The 128-byte EROFS superblock at byte 1024 (spec §2; the fields of the non-48-bit format).</summary>
 public sealed record ErofsSuperblock
 {
+    // Field table:          offset size
+    //   magic                    0   4   0xE0F5E1E2
+    //   checksum                 4   4   crc32c of the superblock's block (see ComputeChecksum) when compat bit 0x1
+    //   feature_compat           8   4
+    //   blkszbits               12   1   9..12
+    //   sb_extslots             13   1   0
+    //   root_nid                14   2
+    //   inos                    16   8
+    //   build_time / epoch      24   8   the mtime of compact inodes
+    //   build_time_nsec         32   4
+    //   blocks                  36   4   primary device size in blocks
+    //   meta_blkaddr            40   4   block that nid 0 is relative to
+    //   xattr_blkaddr           44   4   shared xattr area
+    //   uuid                    48  16
+    //   volume_name             64  16   NUL-terminated
+    //   feature_incompat        80   4
+    //   u1                      84   2   compression only; 0
+    //   extra_devices           86   2   device table slots (with INCOMPAT_DEVICE_TABLE)
+    //   devt_slotoff            88   2   device table at devt_slotoff * 128
+    //   dirblkbits              90   1   0
+    //   xattr_prefix_count      91   1
+    //   xattr_prefix_start      92   4
+    //   packed_nid              96   8
+    //   reserved               104  24   0
     public uint Checksum { get; init; }
     public uint FeatureCompat { get; init; }
     public byte BlockSizeBits { get; init; } = 12;
@@ -102,18 +126,21 @@ public sealed record ErofsSuperblock
         BinaryPrimitives.WriteUInt64LittleEndian(s[96..], PackedNid);
     }
 
+    /// <summary>Bytes the checksum covers from byte 1024: the rest of the superblock's block (a whole block when bs &lt;= 1024).</summary>
+    internal static int ChecksumLength(int blockSize) =>
+        blockSize > ErofsFormat.SuperblockOffset ? blockSize - ErofsFormat.SuperblockOffset : blockSize;
+
     /// <summary>
     /// The checksum over the superblock's block: bytes 1024..bs-1 (or 1024..2047 for bs &lt;= 1024)
-    /// with the checksum field itself counted as zero.
+    /// with the checksum field itself counted as zero. Linux's raw crc32c: seed ~0, no final inversion.
     /// </summary>
     internal static uint ComputeChecksum(ReadOnlySpan<byte> imageFromOffset1024, int blockSize)
     {
-        int len = blockSize > ErofsFormat.SuperblockOffset ? blockSize - ErofsFormat.SuperblockOffset : blockSize;
-        Span<byte> zero = stackalloc byte[4];
-        zero.Clear();
-        uint crc = ErofsFormat.Crc32C(0xFFFFFFFF, imageFromOffset1024[..4]);
-        crc = ErofsFormat.Crc32C(crc, zero);
-        return ErofsFormat.Crc32C(crc, imageFromOffset1024[8..len]);
+        int len = ChecksumLength(blockSize);
+        ReadOnlySpan<byte> zeroChecksum = [0, 0, 0, 0];
+        uint crc = Crc32C.Compute(imageFromOffset1024[..4]);
+        crc = Crc32C.Compute(zeroChecksum, crc);
+        return ~Crc32C.Compute(imageFromOffset1024[8..len], crc);
     }
 
     static readonly (uint Bit, string Name)[] CompatNames = [(0x1, "sb_csum"), (0x2, "mtime"), (0x4, "xattr_filter")];
