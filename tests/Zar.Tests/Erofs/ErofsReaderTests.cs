@@ -38,6 +38,9 @@ public class ErofsReaderTests
         using var source = new HostDirectory(src);
         var diffs = TreeComparer.Diff(source, image, new TreeComparer.Options { Mtimes = false, Xattrs = !mkfsOptions.Contains("-x -1") });
         if (mkfsOptions.Contains("--all-root")) diffs.RemoveAll(d => d.Contains(": uid ") || d.Contains(": gid "));
+        // mkfs.erofs ≥ 1.8 marks a directory that holds whiteouts with an empty trusted.overlay.origin
+        // (lib/inode.c, so overlayfs treats the image as a data layer); that is its addition, not a loss.
+        diffs.RemoveAll(d => d.EndsWith("!= trusted.overlay.origin="));
         Assert.Empty(diffs);
     }
 

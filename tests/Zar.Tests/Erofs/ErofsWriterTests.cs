@@ -193,7 +193,8 @@ public class ErofsWriterTests
         using (var source = new HostDirectory(tmp["src"]))
             result = ErofsWriter.Write(source, tmp["img"], new ErofsWriterOptions { VolumeName = "zarvol" });
         var text = Tools.Run(dump, ["-s", tmp["img"]]).Out;
-        string Field(string label) => text.Split('\n').First(l => l.StartsWith(label)).Split(':', 2)[1].Trim();
+        // Exact labels: 1.9.3 prints "Filesystem blocksize" beside "Filesystem blocks".
+        string Field(string label) => text.Split('\n').First(l => l.Split(':', 2)[0].Trim() == label).Split(':', 2)[1].Trim();
         using var image = ErofsImage.Open(tmp["img"]);
         var sb = image.Superblock;
         Assert.Equal(Field("Filesystem root nid"), sb.RootNid.ToString());
