@@ -73,6 +73,12 @@ static class MountCommands
                 Console.Error.WriteLine($"zar: serving {fs.Description}; Ctrl-C or 'zar umount {mountPoint}' to unmount");
             }
             server.ServeUntilUnmounted(warn);
+            if (Environment.GetEnvironmentVariable("ZAR_FUSE_STATS") == "1")
+            {
+                var st = server.Statistics;
+                warn($"statistics: {st.Requests} requests, {st.Errors} errors, {st.Nodes} nodes, {st.Threads} threads: " +
+                     string.Join(", ", st.ByOpcode.Select(kv => $"{kv.Key} {kv.Value}")));
+            }
             return 0;
         }));
         return cmd;

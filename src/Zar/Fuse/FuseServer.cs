@@ -22,7 +22,7 @@ public sealed class FuseServerOptions
 }
 
 /// <summary>Counters of a running server.</summary>
-public readonly record struct FuseStatistics(long Requests, long Errors, int Nodes, int Threads);
+public readonly record struct FuseStatistics(long Requests, long Errors, int Nodes, int Threads, IReadOnlyDictionary<string, long> ByOpcode);
 
 /// <summary>
 /// A read-only FUSE server for any <see cref="IReadOnlyFileSystem"/>, speaking the kernel protocol over
@@ -241,8 +241,19 @@ public sealed unsafe partial class FuseServer : IDisposable
         get
         {
             long requests = 0, errors = 0;
-            foreach (var w in _workers) { requests += w.Requests; errors += w.Errors; }
-            return new FuseStatistics(requests, errors, _nodes.Count, _workers.Count);
+            var byOpcode = new SortedDictionary<string, long>(StringComparer.Ordinal);
+            foreach (var w in _workers)
+            {
+                requests += w.Requests;
+                errors += w.Errors;
+                for (int op = 0; op < w.ByOpcode.Length; op++)
+                    if (w.ByOpcode[op] > 0)
+                    {
+                        var name = ((FuseOpcode)op).ToString();
+                        byOpcode[name] = byOpcode.GetValueOrDefault(name) + w.ByOpcode[op];
+                    }
+            }
+            return new FuseStatistics(requests, errors, _nodes.Count, _workers.Count, byOpcode);
         }
     }
 
@@ -298,6 +309,7 @@ public sealed unsafe partial class FuseServer : IDisposable
         /// <summary>Nodes counted for the READDIRPLUS reply being built (given back if it cannot be sent).</summary>
         public readonly List<ulong> Counted = new(1024);
         public long Requests, Errors;
+        public readonly long[] ByOpcode = new long[64];
 
         public Worker(FuseServer server, int fd)
         {
@@ -340,6 +352,8 @@ public sealed unsafe partial class FuseServer : IDisposable
                     int n = ReadRequest();
                     if (n < 0) break;
                     Requests++;
+                    uint op = (uint)((FuseInHeader*)Request)->Opcode;
+                    if (op < (uint)ByOpcode.Length) ByOpcode[op]++;
                     _server.Dispatch(this, (FuseInHeader*)Request, n);
                 }
             }
