@@ -139,8 +139,17 @@ public sealed unsafe partial class FuseServer
             return;
         }
         var node = _nodes.Remember(child, out ulong id);
-        FillEntry(&reply, id, node);
-        if (!w.Reply(h->Unique, &reply, sizeof(FuseEntryOut))) _nodes.Forget(id, 1);
+        bool sent = false;
+        try
+        {
+            FillEntry(&reply, id, node);
+            sent = w.Reply(h->Unique, &reply, sizeof(FuseEntryOut));
+        }
+        finally
+        {
+            // The kernel counts only what it received.
+            if (!sent) _nodes.Forget(id, 1);
+        }
     }
 
     void BatchForget(byte* arg, int argLength)
@@ -244,20 +253,42 @@ public sealed unsafe partial class FuseServer
     void ReadDir(Worker w, FuseInHeader* h, FuseReadIn* input, bool plus)
     {
         if (!TryNode(w, h, out var node)) return;
-        var dir = node.Entry;
-        if (!dir.IsDirectory)
+        if (!node.Entry.IsDirectory)
         {
             w.ReplyError(h->Unique, ENOTDIR);
             return;
         }
-        var listing = node.Listing ??= ListDirectory(dir);
-        var children = listing.Children;
-        long count = children.Length + 2L;
+        var listing = node.Listing ??= ListDirectory(node.Entry);
+        long count = listing.Children.Length + 2L;
         long index = (long)Math.Min(input->Offset, (ulong)count);
         int size = (int)Math.Min(input->Size, (uint)ReplyBufferSize);
+        w.Counted.Clear();
+        bool sent = false;
+        try
+        {
+            int used = FillDirectory(w, node.Entry, listing, ref index, size, plus);
+            sent = w.Send(h->Unique, 0, w.Data, used);
+        }
+        finally
+        {
+            // READDIRPLUS records count as look-ups only once the kernel has them.
+            if (!sent) foreach (var id in w.Counted) _nodes.Forget(id, 1);
+        }
+        // Listed to the end: the kernel keeps the listing (FOPEN_CACHE_DIR), so let ours go.
+        if (index >= count) node.Listing = null;
+    }
+
+    /// <summary>
+    /// Writes directory records from <paramref name="index"/> on ("." and ".." first, then the children) into
+    /// the worker's buffer until the next one does not fit; returns the bytes written. A record's offset is the
+    /// index of the record after it, which is where the kernel asks to continue.
+    /// </summary>
+    int FillDirectory(Worker w, Entry dir, DirectoryListing listing, ref long index, int size, bool plus)
+    {
+        var children = listing.Children;
+        long count = children.Length + 2L;
         byte* buf = w.Data;
         int used = 0;
-        w.Counted.Clear();
         Span<byte> name = stackalloc byte[MaxNameBytes];
         for (; index < count; index++)
         {
@@ -303,10 +334,7 @@ public sealed unsafe partial class FuseServer
             new Span<byte>(at + record, padded - record).Clear();
             used += padded;
         }
-        if (!w.Send(h->Unique, 0, buf, used))
-            foreach (var id in w.Counted) _nodes.Forget(id, 1);
-        // Listed to the end: the kernel keeps the listing (FOPEN_CACHE_DIR), so let ours go.
-        if (index >= count) node.Listing = null;
+        return used;
     }
 
     DirectoryListing ListDirectory(Entry dir)

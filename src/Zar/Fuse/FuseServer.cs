@@ -120,7 +120,12 @@ public sealed unsafe partial class FuseServer : IDisposable
                 if (_options.ReadAheadKb > 0) KernelMounts.SetReadAhead(m.Major, m.Minor, _options.ReadAheadKb);
             }
             int threads = _options.Threads > 0 ? _options.Threads : Math.Clamp(Environment.ProcessorCount * 2, 4, 16);
-            for (int i = 1; i < threads; i++) _workers.Add(new Worker(this, CloneDevice(fd)));
+            for (int i = 1; i < threads; i++)
+            {
+                // Without FUSE_DEV_IOC_CLONE (old kernels) the threads share one descriptor: still parallel, more contention.
+                int clone = CloneDevice(fd);
+                _workers.Add(clone >= 0 ? new Worker(this, clone) : new Worker(this, fd, ownsDevice: false));
+            }
             _running = _workers.Count;
             foreach (var w in _workers) w.Start();
             if (_options.WritableUpper is { } upper)
@@ -155,14 +160,14 @@ public sealed unsafe partial class FuseServer : IDisposable
     }
 
     /// <summary>A second descriptor on the same connection: its own queue of requests being processed, no lock shared with the others.</summary>
-    static int CloneDevice(int fd)
+    int CloneDevice(int fd)
     {
         int clone = OpenDevice();
         uint session = (uint)fd;
         if (FuseNative.ioctl(clone, FuseConstants.DevIocClone, &session) == 0) return clone;
-        int errno = FuseNative.Errno;
+        Log($"/dev/fuse: cannot clone the session ({FuseNative.ErrorText(FuseNative.Errno)}): threads share one descriptor");
         FuseNative.close(clone);
-        throw new ZarException($"/dev/fuse: cannot clone the session: {FuseNative.ErrorText(errno)}");
+        return -1;
     }
 
     /// <summary>Reads and answers INIT, the first request of every connection.</summary>
@@ -259,7 +264,10 @@ public sealed unsafe partial class FuseServer : IDisposable
 
     void WorkerStopped()
     {
-        if (Interlocked.Decrement(ref _running) == 0) _stopped.TrySetResult();
+        if (Interlocked.Decrement(ref _running) != 0) return;
+        // Every thread is out of read(2): the descriptors can go (not earlier: a shared one could be reused under a reader).
+        foreach (var w in _workers) w.CloseDevice();
+        _stopped.TrySetResult();
     }
 
     void Log(string message)
@@ -301,6 +309,7 @@ public sealed unsafe partial class FuseServer : IDisposable
     sealed class Worker : IDisposable
     {
         readonly FuseServer _server;
+        readonly bool _ownsDevice;
         int _fd;
         Thread? _thread;
         public int Fd => _fd;
@@ -311,10 +320,11 @@ public sealed unsafe partial class FuseServer : IDisposable
         public long Requests, Errors;
         public readonly long[] ByOpcode = new long[64];
 
-        public Worker(FuseServer server, int fd)
+        public Worker(FuseServer server, int fd, bool ownsDevice = true)
         {
             _server = server;
             _fd = fd;
+            _ownsDevice = ownsDevice;
             Request = (byte*)NativeMemory.AlignedAlloc(RequestBufferSize, 4096);
             Data = (byte*)NativeMemory.AlignedAlloc(ReplyBufferSize, 4096);
         }
@@ -363,7 +373,6 @@ public sealed unsafe partial class FuseServer : IDisposable
             }
             finally
             {
-                CloseDevice();
                 _server.WorkerStopped();
             }
         }
@@ -402,7 +411,7 @@ public sealed unsafe partial class FuseServer : IDisposable
         public void CloseDevice()
         {
             int fd = Interlocked.Exchange(ref _fd, -1);
-            if (fd >= 0) FuseNative.close(fd);
+            if (fd >= 0 && _ownsDevice) FuseNative.close(fd);
         }
 
         public void Dispose()
