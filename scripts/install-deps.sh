@@ -3,7 +3,7 @@
 # against (mkfs.erofs/fsck.erofs, GNU tar, bsdtar, skopeo, umoci, docker-registry, buildah, ...).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry buildah debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod)
+PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry buildah debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod crun squashfuse)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -20,3 +20,4 @@ fi
 $SUDO modprobe erofs 2>/dev/null || true
 $SUDO modprobe overlay 2>/dev/null || true
 $SUDO modprobe loop 2>/dev/null || true
+$SUDO modprobe fuse 2>/dev/null || true

@@ -311,6 +311,74 @@ public sealed class FuseServerTests(ManyFilesImage image) : IClassFixture<ManyFi
         Assert.StartsWith("fuse", df[2]);
     }
 
+    [Fact]
+    public void OtherUsersNeedAllowOther()
+    {
+        Tools.Require("setpriv");
+        using var zar = ZarImage.Open(image.Image);
+        var (path, data) = image.Files.First(f => f.Path.StartsWith("many/", StringComparison.Ordinal) && f.Data.Length > 1000);
+        string[] AsNobody(string file) => ["--reuid=65534", "--regid=65534", "--clear-groups", "--", "md5sum", file];
+        using var t = new TempDir();
+        File.SetUnixFileMode(t.Path, (UnixFileMode)0x1ED); // nobody must reach the mount point
+        using (var mount = new FuseMount(zar, mountPoint: t["private"]))
+        {
+            var denied = Tools.Run("setpriv", AsNobody(mount[path]));
+            Assert.NotEqual(0, denied.Code);
+            Assert.Contains("Permission denied", denied.Err);
+        }
+        using (var mount = new FuseMount(zar, new FuseServerOptions { AllowOther = true }, mountPoint: t["shared"]))
+        {
+            var allowed = Tools.Run("setpriv", AsNobody(mount[path]));
+            Assert.True(allowed.Code == 0, allowed.Err);
+            Assert.StartsWith(Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(data)), allowed.Out);
+        }
+    }
+
+    [Fact]
+    public void PassthroughServesWholeLocalFilesWithoutReadRequests()
+    {
+        using var host = new HostDirectory(image.Source);
+        using var mount = new FuseMount(host, new FuseServerOptions { Passthrough = true });
+        if (!mount.Server.PassthroughEnabled) Assert.Skip("this kernel does not offer FUSE_PASSTHROUGH (6.9+)");
+        foreach (var (path, data) in image.Files.Where(f => f.Path.StartsWith("many/", StringComparison.Ordinal)).Take(40))
+            Assert.Equal(data, File.ReadAllBytes(mount[path]));
+        var big = image.Files.First(f => f.Data.Length > 1 << 20);
+        using (var map = MemoryMappedFile.CreateFromFile(mount[big.Path], FileMode.Open, null, 0, MemoryMappedFileAccess.Read))
+        using (var view = map.CreateViewStream(0, 0, MemoryMappedFileAccess.Read))
+        {
+            var copy = new byte[big.Data.Length];
+            view.ReadExactly(copy);
+            Assert.Equal(big.Data, copy);
+        }
+        var stats = mount.Server.Statistics.ByOpcode;
+        Assert.True(stats.GetValueOrDefault("Open") >= 40);
+        Assert.Equal(0, stats.GetValueOrDefault("Read"));
+    }
+
+    [Fact]
+    public void MountAndUmountUsageErrorsAreOneLine()
+    {
+        Tools.RequireRoot();
+        using var t = new TempDir();
+        Directory.CreateDirectory(t["mnt"]);
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["mount", image.Image], "SOURCE... MOUNTPOINT"),
+            (["mount", "-o", "bogus", image.Image, t["mnt"]], "-o bogus: unknown mount option"),
+            (["mount", image.Image, t["missing"]], "no such directory"),
+            (["mount", t["nothing-here.zar"], t["mnt"]], "no such file"),
+            (["umount", t["mnt"]], "not mounted"),
+            (["umount", "/"], "not a zar mount"),
+        })
+        {
+            var r = ZarCli.Run(args);
+            Assert.True(r.Code == 2, $"{string.Join(' ', args)}: exit {r.Code}: {r.Err}");
+            Assert.Contains(message, r.Err);
+            Assert.Single(r.Err.Trim().Split('\n'));
+        }
+        Assert.Null(MountTable.At(t["mnt"]));
+    }
+
     /// <summary>A reader that fails on purpose: a damaged file, a directory whose listing throws, a name whose look-up does.</summary>
     sealed class FaultyFileSystem(IReadOnlyFileSystem inner) : IReadOnlyFileSystem
     {
