@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Zar.Formats.Erofs;
 using Zar.Fuse;
 using Zar.Fuse.Containers;
 using Zar.Model;
@@ -18,12 +19,15 @@ static class RunCommand
         var user = new Option<string>("--user", "-u") { Description = "user[:group] or uid[:gid] (default: the image's User)" };
         var workdir = new Option<string>("--workdir", "-w") { Description = "working directory (default: the image's WorkingDir)" };
         var tty = new Option<bool>("--tty", "-t") { Description = "give the command a terminal" };
+        var fuse = new Option<bool>("--fuse") { Description = "serve an EROFS image through FUSE too (by default the kernel mounts it: faster)" };
         var cmd = new Command("run", "run a command in a container (crun) whose read-only root is the image, served through FUSE; /tmp is a tmpfs")
-            { source, command, network, env, user, workdir, tty, MountCommands.Threads };
+            { source, command, network, env, user, workdir, tty, fuse, MountCommands.Threads };
         cmd.SetAction(p => Errors.Guard(() =>
         {
-            using var fs = ImageOptions.Open(p, p.GetValue(source)!);
+            var spec = p.GetValue(source)!;
+            using var fs = ImageOptions.Open(p, spec);
             var config = fs is MergedImage merged ? merged.Config : null;
+            bool kernelErofs = !p.GetValue(fuse) && File.Exists(spec) && fs is ErofsImage { Superblock.ExtraDevices: 0 };
             return ContainerRun.Run(fs, config, new ContainerRunOptions
             {
                 Command = p.GetValue(command) ?? [],
@@ -32,6 +36,7 @@ static class RunCommand
                 WorkingDir = p.GetValue(workdir),
                 Network = p.GetValue(network)!,
                 Terminal = p.GetValue(tty),
+                KernelErofsImage = kernelErofs ? Path.GetFullPath(spec) : null,
                 Mount = new FuseServerOptions
                 {
                     Threads = p.GetValue(MountCommands.Threads),

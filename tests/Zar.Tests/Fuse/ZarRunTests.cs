@@ -34,4 +34,22 @@ public sealed class ZarRunTests
         Assert.Equal(["hi there", "/etc", "touch: cannot touch '/x': Read-only file system", "t", "lo"], r.Out.TrimEnd().Split('\n'));
         Assert.Empty(Directory.GetDirectories(Path.GetTempPath(), "zar-run-*"));
     }
+
+    [Fact]
+    public void AnErofsImageBootsFromTheKernelMountOrThroughFuse()
+    {
+        DebianCorpus.Require();
+        Tools.RequireRoot();
+        Tools.Require("crun");
+        using var t = new TempDir();
+        var convert = ZarCli.Run("convert", DebianCorpus.Reference, "--format", "erofs", "-o", t["debian.erofs"]);
+        Assert.True(convert.Code == 0, convert.Err);
+        const string Script = "awk '$5 == \"/\" { print $(NF-2) }' /proc/self/mountinfo; python3 -c 'print(6*7)'";
+        var kernel = ZarCli.Run("run", t["debian.erofs"], "--", "/bin/sh", "-c", Script);
+        Assert.True(kernel.Code == 0, kernel.Err);
+        Assert.Equal("erofs\n42\n", kernel.Out);
+        var fuse = ZarCli.Run("run", "--fuse", t["debian.erofs"], "--", "/bin/sh", "-c", Script);
+        Assert.True(fuse.Code == 0, fuse.Err);
+        Assert.Equal("fuse.zar\n42\n", fuse.Out);
+    }
 }

@@ -20,6 +20,12 @@ public sealed class ContainerRunOptions
     public bool Terminal { get; init; }
     /// <summary>Options of the FUSE mount the container boots from (allow_other is always on: the container may change user).</summary>
     public FuseServerOptions? Mount { get; init; }
+    /// <summary>
+    /// The image as a single-device EROFS file: the kernel mounts it (loop) instead of the FUSE server serving
+    /// it, which boots faster (measured on the Debian image: python3 -c in 95-146 ms cold instead of 229-273 ms).
+    /// If the kernel refuses it, FUSE it is.
+    /// </summary>
+    public string? KernelErofsImage { get; init; }
 }
 
 /// <summary>
@@ -43,16 +49,7 @@ public static class ContainerRun
         var id = $"zar-{Environment.ProcessId}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()[..4])}";
         try
         {
-            var mountOptions = options.Mount ?? new FuseServerOptions();
-            using var server = FuseServer.Mount(root, rootfs, new FuseServerOptions
-            {
-                AllowOther = true,
-                Threads = mountOptions.Threads,
-                Passthrough = mountOptions.Passthrough,
-                ReadAheadKb = mountOptions.ReadAheadKb,
-                FsName = mountOptions.FsName,
-                Log = mountOptions.Log,
-            });
+            using var mount = MountRoot(root, rootfs, options);
             File.WriteAllBytes(Path.Combine(bundle, "config.json"), RuntimeSpec.Build(process, rootfs));
             return RunCrun(unshare, crun, bundle, id);
         }
@@ -60,6 +57,43 @@ public static class ContainerRun
         {
             try { Directory.Delete(bundle, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+    }
+
+    /// <summary>The container's root at <paramref name="rootfs"/>: the kernel's EROFS mount when asked and possible, else the FUSE server.</summary>
+    static IDisposable MountRoot(IReadOnlyFileSystem root, string rootfs, ContainerRunOptions options)
+    {
+        var mountOptions = options.Mount ?? new FuseServerOptions();
+        if (options.KernelErofsImage is { } image)
+        {
+            var r = RunQuietly("mount", "-t", "erofs", "-o", "loop,ro", image, rootfs);
+            if (r.Code == 0) return new KernelMount(rootfs);
+            mountOptions.Log?.Invoke($"{image}: the kernel did not mount it ({r.Error.Trim()}); serving it through FUSE");
+        }
+        return FuseServer.Mount(root, rootfs, new FuseServerOptions
+        {
+            AllowOther = true,
+            Threads = mountOptions.Threads,
+            Passthrough = mountOptions.Passthrough,
+            ReadAheadKb = mountOptions.ReadAheadKb,
+            FsName = mountOptions.FsName,
+            Log = mountOptions.Log,
+        });
+    }
+
+    sealed class KernelMount(string path) : IDisposable
+    {
+        public void Dispose() => KernelMounts.Unmount(path);
+    }
+
+    static (int Code, string Error) RunQuietly(string program, params string[] args)
+    {
+        var psi = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new ZarException($"cannot start {program}");
+        var error = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, error.Result);
     }
 
     static int RunCrun(string unshare, string crun, string bundle, string id)
@@ -80,15 +114,8 @@ public static class ContainerRun
         using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward))
         using (PosixSignalRegistration.Create(PosixSignal.SIGHUP, Forward))
             child.WaitForExit();
-        try
-        {
-            var delete = new ProcessStartInfo(crun) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-            foreach (var a in new[] { "--cgroup-manager=disabled", "delete", "--force", id }) delete.ArgumentList.Add(a);
-            using var d = Process.Start(delete);
-            d?.StandardError.ReadToEnd();
-            d?.WaitForExit();
-        }
-        catch { }
+        try { RunQuietly(crun, "--cgroup-manager=disabled", "delete", "--force", id); }
+        catch (Exception e) when (e is ZarException or System.ComponentModel.Win32Exception) { }
         return child.ExitCode;
     }
 
