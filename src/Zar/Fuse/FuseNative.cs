@@ -36,6 +36,8 @@ static unsafe partial class FuseNative
     [LibraryImport(Lib, SetLastError = true)] public static partial int mount(byte* source, byte* target, byte* fstype, ulong flags, byte* data);
     [LibraryImport(Lib, SetLastError = true)] public static partial int umount2(byte* target, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setsid();
+    /// <summary>struct statfs is 120 bytes on 64-bit Linux; callers pass a larger buffer and read nothing from it.</summary>
+    [LibraryImport(Lib, SetLastError = true)] public static partial int statfs(byte* path, void* buf);
     [LibraryImport(Lib, SetLastError = true)] public static partial int dup2(int oldfd, int newfd);
     [LibraryImport(Lib, SetLastError = true)] public static partial int kill(int pid, int sig);
     [LibraryImport(Lib)] public static partial uint getuid();

@@ -82,6 +82,10 @@ public sealed unsafe partial class FuseServer : IDisposable
     {
         options ??= new FuseServerOptions();
         var target = Path.GetFullPath(mountPoint);
+        // A mount whose server died fails every access that is not cached (ENOTCONN): mounting over it would
+        // only hide it. statfs is never cached, so it tells.
+        if (MountTable.At(target) is { FsType: KernelMounts.FuseType } && !KernelMounts.IsConnected(target))
+            throw new ZarException($"{mountPoint}: a zar mount whose server is gone is in the way: zar umount {mountPoint} first");
         if (!Directory.Exists(target)) throw new ZarNotFoundException($"{mountPoint}: no such directory (the mount point must exist)");
         string fuseTarget = target;
         string? hidden = null;

@@ -67,6 +67,14 @@ public static unsafe class KernelMounts
         }
     }
 
+    /// <summary>False when the FUSE mount at <paramref name="mountPoint"/> has lost its server (statfs answers ENOTCONN).</summary>
+    internal static bool IsConnected(string mountPoint)
+    {
+        var buf = stackalloc byte[512];
+        fixed (byte* p = FuseNative.Z(mountPoint))
+            return FuseNative.statfs(p, buf) == 0 || FuseNative.Errno != FuseNative.ENOTCONN;
+    }
+
     /// <summary>Detaches a mount from the tree at once (MNT_DETACH); false when it was not mounted.</summary>
     internal static bool Detach(string mountPoint)
     {

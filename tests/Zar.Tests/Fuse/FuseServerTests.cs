@@ -180,6 +180,9 @@ public sealed class FuseServerTests(ManyFilesImage image) : IClassFixture<ManyFi
         var ls = Tools.Run("ls", [mnt]);
         Assert.NotEqual(0, ls.Code);
         Assert.Contains("Transport endpoint is not connected", ls.Err);
+        var again = ZarCli.Run("mount", "--background", image.Image, mnt);
+        Assert.Equal(2, again.Code);
+        Assert.Contains("whose server is gone is in the way: zar umount", again.Err);
         var u = ZarCli.Run("umount", mnt);
         Assert.True(u.Code == 0, u.Err);
         MountAssert.NotMounted(mnt);
