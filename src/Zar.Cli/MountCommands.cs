@@ -76,7 +76,7 @@ static class MountCommands
             if (Environment.GetEnvironmentVariable("ZAR_FUSE_STATS") == "1")
             {
                 var st = server.Statistics;
-                warn($"statistics: {st.Requests} requests, {st.Errors} errors, {st.Nodes} nodes, {st.Threads} threads: " +
+                warn($"statistics: {st.Requests} requests, {st.Errors} errors, {st.Nodes} nodes, {st.Threads} threads, {st.AllocatedBytes} bytes allocated: " +
                      string.Join(", ", st.ByOpcode.Select(kv => $"{kv.Key} {kv.Value}")));
             }
             return 0;

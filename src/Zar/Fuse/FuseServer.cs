@@ -22,7 +22,8 @@ public sealed class FuseServerOptions
 }
 
 /// <summary>Counters of a running server.</summary>
-public readonly record struct FuseStatistics(long Requests, long Errors, int Nodes, int Threads, IReadOnlyDictionary<string, long> ByOpcode);
+/// <param name="AllocatedBytes">Managed bytes the serving threads have allocated (requests should not allocate: see the READ path).</param>
+public readonly record struct FuseStatistics(long Requests, long Errors, int Nodes, int Threads, long AllocatedBytes, IReadOnlyDictionary<string, long> ByOpcode);
 
 /// <summary>
 /// A read-only FUSE server for any <see cref="IReadOnlyFileSystem"/>, speaking the kernel protocol over
@@ -249,12 +250,13 @@ public sealed unsafe partial class FuseServer : IDisposable
     {
         get
         {
-            long requests = 0, errors = 0;
+            long requests = 0, errors = 0, allocated = 0;
             var byOpcode = new SortedDictionary<string, long>(StringComparer.Ordinal);
             foreach (var w in _workers)
             {
                 requests += w.Requests;
                 errors += w.Errors;
+                allocated += Volatile.Read(ref w.Allocated);
                 for (int op = 0; op < w.ByOpcode.Length; op++)
                     if (w.ByOpcode[op] > 0)
                     {
@@ -262,7 +264,7 @@ public sealed unsafe partial class FuseServer : IDisposable
                         byOpcode[name] = byOpcode.GetValueOrDefault(name) + w.ByOpcode[op];
                     }
             }
-            return new FuseStatistics(requests, errors, _nodes.Count, _workers.Count, byOpcode);
+            return new FuseStatistics(requests, errors, _nodes.Count, _workers.Count, allocated, byOpcode);
         }
     }
 
@@ -321,7 +323,7 @@ public sealed unsafe partial class FuseServer : IDisposable
         public readonly byte* Data;
         /// <summary>Nodes counted for the READDIRPLUS reply being built (given back if it cannot be sent).</summary>
         public readonly List<ulong> Counted = new(1024);
-        public long Requests, Errors;
+        public long Requests, Errors, Allocated;
         public readonly long[] ByOpcode = new long[64];
 
         public Worker(FuseServer server, int fd, bool ownsDevice = true)
@@ -369,6 +371,7 @@ public sealed unsafe partial class FuseServer : IDisposable
                     uint op = (uint)((FuseInHeader*)Request)->Opcode;
                     if (op < (uint)ByOpcode.Length) ByOpcode[op]++;
                     _server.Dispatch(this, (FuseInHeader*)Request, n);
+                    Volatile.Write(ref Allocated, GC.GetAllocatedBytesForCurrentThread());
                 }
             }
             catch (Exception e)

@@ -382,6 +382,45 @@ public sealed class FuseServerTests(ManyFilesImage image) : IClassFixture<ManyFi
         Assert.Null(MountTable.At(t["mnt"]));
     }
 
+    [Fact]
+    public unsafe void ReadRequestsDoNotAllocate()
+    {
+        using var zar = ZarImage.Open(image.Image);
+        using var mount = new FuseMount(zar);
+        var (path, data) = image.Files.First(f => f.Data.Length > 2 << 20);
+        const int O_DIRECT = 0x4000, Size = 64 * 1024;
+        int fd;
+        fixed (byte* p = Native.Libc.Z(mount[path])) fd = Native.Libc.open(p, Native.Libc.O_RDONLY | O_DIRECT, 0);
+        Assert.True(fd >= 0, Native.Libc.ErrorText(Native.Libc.Errno));
+        var buf = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(Size, 4096);
+        try
+        {
+            long blocks = data.Length / Size;
+            // O_DIRECT: every pread is a READ request, nothing comes from the page cache.
+            void ReadMany(int count)
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    long offset = i % blocks * Size;
+                    Assert.Equal(Size, (int)Native.Libc.pread(fd, buf, Size, offset));
+                    if (i % 97 == 0) Assert.True(new ReadOnlySpan<byte>(buf, Size).SequenceEqual(data.AsSpan((int)offset, Size)));
+                }
+            }
+            ReadMany(200);
+            var before = mount.Server.Statistics;
+            ReadMany(2000);
+            var after = mount.Server.Statistics;
+            Assert.True(after.ByOpcode["Read"] - before.ByOpcode["Read"] >= 2000);
+            long allocated = after.AllocatedBytes - before.AllocatedBytes;
+            Assert.True(allocated < 1024, $"{allocated} bytes allocated serving 2000 reads"); // measured: 0
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(buf);
+            Native.Libc.close(fd);
+        }
+    }
+
     /// <summary>A reader that fails on purpose: a damaged file, a directory whose listing throws, a name whose look-up does.</summary>
     sealed class FaultyFileSystem(IReadOnlyFileSystem inner) : IReadOnlyFileSystem
     {
