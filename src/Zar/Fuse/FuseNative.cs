@@ -40,6 +40,33 @@ static unsafe partial class FuseNative
     [LibraryImport(Lib, SetLastError = true)] public static partial int statfs(byte* path, void* buf);
     [LibraryImport(Lib, SetLastError = true)] public static partial int dup2(int oldfd, int newfd);
     [LibraryImport(Lib, SetLastError = true)] public static partial int kill(int pid, int sig);
+    public const int AF_UNIX = 1, SOCK_STREAM = 1, SOL_SOCKET = 1, SCM_RIGHTS = 1, SOCK_CLOEXEC = 0x80000;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLen;
+        public IoVec* Iov;
+        public nuint IovLen;
+        public void* Control;
+        public nuint ControlLen;
+        public int Flags;
+    }
+
+    /// <summary>struct cmsghdr; the data (here one int, a descriptor) follows at 16 bytes.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct CmsgHdr
+    {
+        public nuint Len;
+        public int Level;
+        public int Type;
+    }
+
+    [LibraryImport(Lib, SetLastError = true)] public static partial int socketpair(int domain, int type, int protocol, int* sv);
+    [LibraryImport(Lib, SetLastError = true)] public static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int fcntl(int fd, int cmd, int arg);
+    [LibraryImport(Lib)] public static partial uint geteuid();
     [LibraryImport(Lib)] public static partial uint getuid();
     [LibraryImport(Lib)] public static partial uint getgid();
     [LibraryImport(Lib)] public static partial int getpid();

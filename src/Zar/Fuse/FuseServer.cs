@@ -112,10 +112,20 @@ public sealed unsafe partial class FuseServer : IDisposable
 
     void Start()
     {
-        int fd = OpenDevice();
-        var first = new Worker(this, fd);
-        _workers.Add(first);
-        KernelMounts.MountFuse(fd, _fuseMountPoint, _options.FsName, _options.AllowOther);
+        int fd;
+        if (FuseNative.geteuid() == 0)
+        {
+            fd = OpenDevice();
+            _workers.Add(new Worker(this, fd));
+            KernelMounts.MountFuse(fd, _fuseMountPoint, _options.FsName, _options.AllowOther);
+        }
+        else
+        {
+            if (_options.WritableUpper != null) throw new ZarException("--writable needs root (a kernel overlay mount)");
+            fd = KernelMounts.MountFuseUnprivileged(_fuseMountPoint, _options.FsName, _options.AllowOther);
+            _workers.Add(new Worker(this, fd));
+        }
+        var first = _workers[0];
         try
         {
             Initialize(first);
@@ -167,7 +177,10 @@ public sealed unsafe partial class FuseServer : IDisposable
     /// <summary>A second descriptor on the same connection: its own queue of requests being processed, no lock shared with the others.</summary>
     int CloneDevice(int fd)
     {
-        int clone = OpenDevice();
+        int clone;
+        // A user without root may not open /dev/fuse at all (fusermount3 did it for us).
+        try { clone = OpenDevice(); }
+        catch (ZarException) { return -1; }
         uint session = (uint)fd;
         if (FuseNative.ioctl(clone, FuseConstants.DevIocClone, &session) == 0) return clone;
         Log($"/dev/fuse: cannot clone the session ({FuseNative.ErrorText(FuseNative.Errno)}): threads share one descriptor");

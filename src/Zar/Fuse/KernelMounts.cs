@@ -26,6 +26,64 @@ public static unsafe class KernelMounts
         Mount(source, target, FuseType, FuseNative.MS_RDONLY | FuseNative.MS_NODEV, data);
     }
 
+    /// <summary>
+    /// Mounts without root through the setuid fusermount3 (the fuse3 package): it opens /dev/fuse, mounts, and
+    /// hands the descriptor back over the socket named by _FUSE_COMMFD. Returns the connection's descriptor.
+    /// </summary>
+    internal static int MountFuseUnprivileged(string target, string source, bool allowOther)
+    {
+        var fusermount = new[] { "/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3" }.FirstOrDefault(File.Exists)
+            ?? throw new ZarException($"{target}: mounting without root needs fusermount3 (apt-get install fuse3)");
+        var sockets = stackalloc int[2];
+        // The parent's end is close-on-exec; the child's end is inherited by fusermount3.
+        if (FuseNative.socketpair(FuseNative.AF_UNIX, FuseNative.SOCK_STREAM, 0, sockets) != 0)
+            throw new ZarException($"cannot create a socket pair: {FuseNative.ErrorText(FuseNative.Errno)}");
+        int ours = sockets[0], theirs = sockets[1];
+        try
+        {
+            SetCloseOnExec(ours);
+            var options = $"ro,nodev,nosuid,default_permissions,subtype=zar,fsname={source.Replace(",", "_")}" + (allowOther ? ",allow_other" : "");
+            var psi = new System.Diagnostics.ProcessStartInfo(fusermount) { UseShellExecute = false, RedirectStandardError = true };
+            foreach (var a in new[] { "-o", options, "--", target }) psi.ArgumentList.Add(a);
+            psi.Environment["_FUSE_COMMFD"] = theirs.ToString();
+            using var p = System.Diagnostics.Process.Start(psi) ?? throw new ZarException("cannot start fusermount3");
+            FuseNative.close(theirs);
+            theirs = -1;
+            int fd = ReceiveDescriptor(ours);
+            var error = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (fd < 0) throw new ZarException($"{target}: fusermount3 could not mount: {error.Trim().ReplaceLineEndings(" ")}");
+            return fd;
+        }
+        finally
+        {
+            FuseNative.close(ours);
+            if (theirs >= 0) FuseNative.close(theirs);
+        }
+    }
+
+    static void SetCloseOnExec(int fd)
+    {
+        const int F_SETFD = 2, FD_CLOEXEC = 1;
+        FuseNative.fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+
+    /// <summary>The descriptor passed with SCM_RIGHTS on a socket, or -1 when the sender closed it without one.</summary>
+    static int ReceiveDescriptor(int socket)
+    {
+        byte data;
+        var iov = new FuseNative.IoVec { Base = &data, Len = 1 };
+        var control = stackalloc byte[64];
+        var msg = new FuseNative.MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = 64 };
+        nint n;
+        do n = FuseNative.recvmsg(socket, &msg, 0);
+        while (n < 0 && FuseNative.Errno == FuseNative.EINTR);
+        if (n <= 0 || msg.ControlLen < (nuint)(sizeof(FuseNative.CmsgHdr) + sizeof(int))) return -1;
+        var header = (FuseNative.CmsgHdr*)control;
+        if (header->Level != FuseNative.SOL_SOCKET || header->Type != FuseNative.SCM_RIGHTS) return -1;
+        return *(int*)(control + sizeof(FuseNative.CmsgHdr));
+    }
+
     /// <summary>A kernel overlay: <paramref name="lower"/> read-only under the writable <paramref name="upper"/>.</summary>
     internal static void MountOverlay(string lower, string upper, string work, string target)
     {
@@ -62,7 +120,8 @@ public static unsafe class KernelMounts
             if (errno == FuseNative.EBUSY) errno = FuseNative.Errno;
             if (errno == FuseNative.EINVAL) throw new ZarException($"{mountPoint}: not mounted");
             if (errno == FuseNative.ENOENT) throw new ZarNotFoundException($"{mountPoint}: no such directory");
-            if (errno == FuseNative.EPERM) throw new ZarException($"{mountPoint}: cannot unmount: permission denied (unmounting needs root)");
+            if (errno == FuseNative.EPERM && FuseNative.geteuid() != 0) return UnmountUnprivileged(full);
+            if (errno == FuseNative.EPERM) throw new ZarException($"{mountPoint}: cannot unmount: permission denied");
             throw new ZarException($"{mountPoint}: cannot unmount: {FuseNative.ErrorText(errno)}");
         }
     }
@@ -73,6 +132,25 @@ public static unsafe class KernelMounts
         var buf = stackalloc byte[512];
         fixed (byte* p = FuseNative.Z(mountPoint))
             return FuseNative.statfs(p, buf) == 0 || FuseNative.Errno != FuseNative.ENOTCONN;
+    }
+
+    /// <summary>A user's own FUSE mount: fusermount3 -u unmounts it (-z detaches it when busy).</summary>
+    static UnmountResult UnmountUnprivileged(string mountPoint)
+    {
+        var fusermount = new[] { "/usr/bin/fusermount3", "/bin/fusermount3" }.FirstOrDefault(File.Exists)
+            ?? throw new ZarException($"{mountPoint}: cannot unmount: permission denied (and no fusermount3)");
+        foreach (var (flags, result) in new[] { ("-u", UnmountResult.Unmounted), ("-uz", UnmountResult.Detached) })
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo(fusermount) { UseShellExecute = false, RedirectStandardError = true };
+            foreach (var a in new[] { flags, "--", mountPoint }) psi.ArgumentList.Add(a);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var error = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode == 0) return result;
+            if (!error.Contains("busy", StringComparison.OrdinalIgnoreCase))
+                throw new ZarException($"{mountPoint}: cannot unmount: {error.Trim().ReplaceLineEndings(" ")}");
+        }
+        throw new ZarException($"{mountPoint}: cannot unmount: busy");
     }
 
     /// <summary>Detaches a mount from the tree at once (MNT_DETACH); false when it was not mounted.</summary>

@@ -421,6 +421,34 @@ public sealed class FuseServerTests(ManyFilesImage image) : IClassFixture<ManyFi
         }
     }
 
+    [Fact]
+    public void UsersWithoutRootMountThroughFusermount3()
+    {
+        Tools.RequireRoot();
+        Tools.Require("fusermount3");
+        Tools.Require("setpriv");
+        // fusermount3 opens /dev/fuse as the user: Debian makes it 0666, some machines keep it root's.
+        if (Tools.Sh("stat -c %a /dev/fuse").Trim()[^1] is not ('6' or '7')) Assert.Skip("/dev/fuse is not open to other users here (chmod 666 /dev/fuse to run this)");
+        using var t = new TempDir();
+        Tools.Sh($"chmod 755 {Materialize.Q(t.Path)} && mkdir {Materialize.Q(t["mnt"])} && chown 65534:65534 {Materialize.Q(t["mnt"])} && cp {Materialize.Q(image.Image)} {Materialize.Q(t["img.zar"])} && chmod 644 {Materialize.Q(t["img.zar"])}");
+        var zar = new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "env", $"HOME={t.Path}", $"DOTNET_CLI_HOME={t.Path}", "dotnet", Path.Combine(AppContext.BaseDirectory, "Zar.Cli.dll") };
+        var mount = Tools.Run("setpriv", [.. zar, "mount", "--background", t["img.zar"], t["mnt"]]);
+        Assert.True(mount.Code == 0, mount.Err);
+        try
+        {
+            Assert.Equal("user_id=65534", MountTable.At(t["mnt"])!.SuperOptions.Split(',').First(o => o.StartsWith("user_id=")));
+            var (path, data) = image.Files.First(f => f.Path.StartsWith("many/", StringComparison.Ordinal) && f.Data.Length > 1000);
+            var md5 = Tools.Run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "md5sum", Path.Combine(t["mnt"], path)]);
+            Assert.StartsWith(Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(data)), md5.Out);
+        }
+        finally
+        {
+            var umount = Tools.Run("setpriv", [.. zar, "umount", t["mnt"]]);
+            Assert.True(umount.Code == 0, umount.Err);
+        }
+        MountAssert.NotMounted(t["mnt"]);
+    }
+
     /// <summary>A reader that fails on purpose: a damaged file, a directory whose listing throws, a name whose look-up does.</summary>
     sealed class FaultyFileSystem(IReadOnlyFileSystem inner) : IReadOnlyFileSystem
     {
