@@ -52,6 +52,8 @@ public sealed unsafe partial class FuseServer : IDisposable
     readonly string? _hiddenDir;
     int _deviceMajor, _deviceMinor;
     bool _passthrough;
+    /// <summary>Our mount is at <see cref="MountPoint"/> (what Unmount may take away: never someone else's mount there).</summary>
+    bool _visible;
     int _running;
     int _logged;
     bool _disposed;
@@ -125,6 +127,7 @@ public sealed unsafe partial class FuseServer : IDisposable
             fd = KernelMounts.MountFuseUnprivileged(_fuseMountPoint, _options.FsName, _options.AllowOther);
             _workers.Add(new Worker(this, fd));
         }
+        _visible = _options.WritableUpper == null;
         var first = _workers[0];
         try
         {
@@ -150,14 +153,16 @@ public sealed unsafe partial class FuseServer : IDisposable
                 Directory.CreateDirectory(upperDir);
                 Directory.CreateDirectory(workDir);
                 KernelMounts.MountOverlay(_fuseMountPoint, upperDir, workDir, MountPoint);
+                _visible = true;
                 KernelMounts.Detach(_fuseMountPoint);
                 TryDeleteHidden();
             }
         }
         catch
         {
+            // Our FUSE mount goes; the connection ends with it (threads see ENODEV) or when Dispose closes the device.
             KernelMounts.Detach(_fuseMountPoint);
-            if (_deviceMinor != 0 || _running == 0) Abort();
+            _visible = false;
             throw;
         }
     }
@@ -247,6 +252,7 @@ public sealed unsafe partial class FuseServer : IDisposable
     /// <summary>Asks the kernel to unmount (detaching when busy); the workers stop when the connection ends.</summary>
     public UnmountResult Unmount()
     {
+        if (!_visible) return UnmountResult.Unmounted;
         try { return KernelMounts.Unmount(MountPoint); }
         catch (ZarException) when (Completion.IsCompleted || MountTable.At(MountPoint) == null) { return UnmountResult.Unmounted; }
     }
