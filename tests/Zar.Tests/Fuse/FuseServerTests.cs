@@ -22,7 +22,7 @@ public sealed class ManyFilesImage : IDisposable
 
     public ManyFilesImage()
     {
-        TreeFixture.CreateEverything(Source, new TreeOptions { Socket = false });
+        TreeFixture.CreateEverything(Source);
         var rng = new Random(7);
         for (int d = 0; d < 8; d++)
         {
@@ -307,6 +307,9 @@ public sealed class FuseServerTests(ManyFilesImage image) : IClassFixture<ManyFi
         var bin = Tools.Sh($"getfattr --absolute-names -d -m - -e hex {Materialize.Q(mount[TreeFixture.XattrFile])}");
         Assert.Contains(Convert.ToHexStringLower(TreeFixture.BinaryXattr), bin);
         Assert.Contains("No such attribute", Tools.Run("getfattr", ["-n", "user.missing", mount[TreeFixture.XattrFile]]).Err);
+        // Every entry type, devices with their numbers.
+        var types = Tools.Run("stat", ["-c", "%F %t:%T", mount[TreeFixture.Socket], mount[TreeFixture.Fifo], mount[TreeFixture.CharDevice], mount[TreeFixture.BlockDevice]]).Out;
+        Assert.Equal(["socket 0:0", "fifo 0:0", "character special file 1:3", "block special file 8:0"], types.TrimEnd().Split('\n'));
         // statfs: the image's entries and bytes.
         var df = Tools.Sh($"stat -f -c '%c %S %T' {Materialize.Q(mount.Path)}").Trim().Split(' ');
         Assert.Equal(zar.GetTotals().Entries.ToString(), df[0]);
