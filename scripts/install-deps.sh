@@ -3,7 +3,7 @@
 # against (mkfs.erofs/fsck.erofs, GNU tar, bsdtar, skopeo, umoci, docker-registry, buildah, ...).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry buildah debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod)
+PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry buildah debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod crun squashfuse)
 # The demo image's program. busybox-static replaces the dynamic busybox package, so a machine that has
 # that one keeps it (the demo then takes the static binary from the package without installing it).
 dpkg -s busybox >/dev/null 2>&1 || PKGS+=(busybox-static)
@@ -23,3 +23,4 @@ fi
 $SUDO modprobe erofs 2>/dev/null || true
 $SUDO modprobe overlay 2>/dev/null || true
 $SUDO modprobe loop 2>/dev/null || true
+$SUDO modprobe fuse 2>/dev/null || true
