@@ -29,6 +29,7 @@ static class Commands
         root.Subcommands.Add(Convert());
         root.Subcommands.Add(Layers());
         root.Subcommands.Add(Cfs());
+        FlistCommands.AddTo(root);
         ImageOptions.AddTo(root);
         root.Options.Add(new System.CommandLine.Help.HelpOption());
         root.Options.Add(new VersionOption());

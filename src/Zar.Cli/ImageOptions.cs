@@ -51,6 +51,7 @@ static class ImageOptions
     public static IReadOnlyFileSystem Open(ParseResult p, string spec, ProgressSink? sink = null)
     {
         RegisterRegistry(p, sink ?? ProgressSink.None);
+        FlistCommands.ApplyReadOptions(p);
         return FileSystemSource.Open(spec, SourceOptions(p), StackOptions(p));
     }
 

@@ -17,6 +17,7 @@ public static class FileSystemSource
     {
         path => ZarSniff.IsZar(path) ? ZarImage.Open(path) : null,
         path => Formats.Erofs.ErofsImage.IsErofs(path) ? Formats.Erofs.ErofsImage.Open(path) : null,
+        path => Formats.Flist.FlistImage.IsFlist(path) ? Formats.Flist.FlistImage.Open(path) : null,
     };
 
     static readonly string[] ImageTransports = { "docker-archive:", "oci:", "oci-archive:", "tar:", "docker:" };

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Konscious.Security.Cryptography;
 using Zar.Model;
 
 namespace Zar.Stores;
@@ -21,13 +20,7 @@ public static class ChunkCodec
 
     /// <summary>BLAKE2b with a 32-byte digest (RFC 7693 outlen 32, which is not BLAKE2b-512 truncated).</summary>
     public static byte[] Hash(ReadOnlySpan<byte> data)
-    {
-        // Konscious' HMACBlake2B without a key is plain BLAKE2b; an instance holds state, so one per call.
-        using var h = new HMACBlake2B(HashSize * 8);
-        var digest = new byte[HashSize];
-        if (!h.TryComputeHash(data, digest, out int n) || n != HashSize) throw new InvalidOperationException("BLAKE2b-256 gave no digest");
-        return digest;
-    }
+        => Blake2b.Hash(data, HashSize);
 
     public static EncodedChunk Encode(ReadOnlySpan<byte> plain)
     {
