@@ -3,9 +3,12 @@
 # against (mkfs.erofs/fsck.erofs, GNU tar, bsdtar, skopeo, umoci, docker-registry, buildah, ...).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry buildah debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod)
+PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry buildah debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod
+      redis-server build-essential nodejs)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# Debian's nodejs needs its npm package; a nodejs that ships npm itself (nodesource) conflicts with it.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   $SUDO apt-get update -qq
@@ -15,6 +18,20 @@ if ! command -v dotnet >/dev/null 2>&1; then
   echo "installing the .NET 10 SDK" >&2
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dotnet-sdk-10.0 >/dev/null || {
     echo "error: the .NET 10 SDK is needed (https://dot.net); install it and re-run" >&2; exit 2; }
+fi
+# The flist store tests' servers, started by the tests themselves on loopback: zdb (0-db, not packaged by
+# Debian) built from the source in shared/peers, and s3rver from npm kept inside the repository (git ignores
+# scripts/servers/node_modules).
+here=$(cd "$(dirname "$0")/.." && pwd)
+shared=${ZAR_SHARED:-$here/../shared}
+[ -d "$shared" ] || [ ! -d "$here/../../shared" ] || shared=$here/../../shared  # a git worktree one level deeper
+if [ -f "$shared/peers/build-zdb.sh" ]; then
+  bash "$shared/peers/build-zdb.sh" "$here/.tools/zdb" >/dev/null
+else
+  echo "warning: $shared/peers is missing: zdb is not built and the zdb tests cannot run" >&2
+fi
+if [ ! -x "$here/scripts/servers/node_modules/.bin/s3rver" ]; then
+  (cd "$here/scripts/servers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 # The kernel pieces the mount tests use.
 $SUDO modprobe erofs 2>/dev/null || true
