@@ -11,6 +11,9 @@ public sealed class DirStore : IContentStore
     public string Root { get; }
     public string Description => "dir://" + Root;
 
+    /// <summary>Shard folders known to exist, so a write costs no mkdir.</summary>
+    readonly bool[] _shards = new bool[256];
+
     public DirStore(string root) => Root = Path.GetFullPath(root);
 
     /// <summary>rfs takes only the URL's path: <c>dir://host/x</c> is <c>/x</c>.</summary>
@@ -53,12 +56,18 @@ public sealed class DirStore : IContentStore
     public void Put(byte[] id, ReadOnlyMemory<byte> blob)
     {
         var final = ShardedPath(id);
-        var temp = Path.Combine(Path.GetDirectoryName(final)!, "." + Path.GetFileName(final) + ".tmp-" + Guid.NewGuid().ToString("N")[..12]);
+        var shard = Path.GetDirectoryName(final)!;
+        var temp = Path.Combine(shard, "." + Path.GetFileName(final) + ".tmp-" + Guid.NewGuid().ToString("N")[..12]);
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(final)!);
-            using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
-                f.Write(blob.Span);
+            if (!_shards[id[0]])
+            {
+                Directory.CreateDirectory(shard);
+                _shards[id[0]] = true;
+            }
+            // A bare handle: no FileStream buffer and no advisory lock, the temp name is ours alone.
+            using (var f = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite))
+                RandomAccess.Write(f, blob.Span, 0);
             File.Move(temp, final, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -32,6 +32,47 @@ public sealed class FlistChunkSource : IDisposable
         _cacheLimit = cacheBytes;
     }
 
+    readonly ConcurrentQueue<FlistChunk> _prefetch = new();
+    int _prefetchers;
+
+    /// <summary>
+    /// Decodes these chunks in the background (at most one worker per core) so that a reader going through
+    /// files in order finds them ready: fetching, hashing and decrypting overlap with its writing. Failures
+    /// are left for the real read to report.
+    /// </summary>
+    public void Prefetch(IEnumerable<FlistChunk> chunks)
+    {
+        if (_disposed) return;
+        foreach (var c in chunks)
+            if (!IsCached(c.Id)) _prefetch.Enqueue(c);
+        while (!_prefetch.IsEmpty)
+        {
+            int n = _prefetchers;
+            if (n >= Environment.ProcessorCount) return;
+            if (Interlocked.CompareExchange(ref _prefetchers, n + 1, n) != n) continue;
+            ThreadPool.UnsafeQueueUserWorkItem(_ => PrefetchWorker(), null);
+        }
+    }
+
+    void PrefetchWorker()
+    {
+        try
+        {
+            while (!_disposed && _prefetch.TryDequeue(out var c))
+            {
+                try { GetPlain(c.Id, c.Key, c.Description); }
+                catch (Exception) { }
+            }
+        }
+        finally { Interlocked.Decrement(ref _prefetchers); }
+    }
+
+    bool IsCached(byte[] id)
+    {
+        var hex = ChunkCodec.Hex(id);
+        lock (_lru) return _cached.ContainsKey(hex) || _inFlight.ContainsKey(hex);
+    }
+
     public ContentRouter Router
     {
         get
@@ -106,6 +147,10 @@ public sealed class FlistChunkSource : IDisposable
 /// </summary>
 public sealed class FlistChunk(FlistChunkSource source, byte[] id, byte[] key, long length, string description) : IBlob
 {
+    /// <summary>The file's chunks after this one, prefetched when this one is first read (sequential reads of a big file).</summary>
+    internal ArraySegment<FlistChunk> Following { get; set; }
+    int _touched;
+
     public byte[] Id { get; } = id;
     public byte[] Key { get; } = key;
     public string Description { get; } = description;
@@ -115,6 +160,7 @@ public sealed class FlistChunk(FlistChunkSource source, byte[] id, byte[] key, l
     {
         if (offset >= Length || destination.IsEmpty) return 0;
         int n = (int)Math.Min(destination.Length, Length - offset);
+        if (Following.Count > 0 && Interlocked.Exchange(ref _touched, 1) == 0) source.Prefetch(Following.Take(4));
         var plain = source.GetPlain(Id, Key, Description);
         int have = (int)Math.Clamp(plain.Length - offset, 0, n);
         if (have > 0) plain.AsSpan((int)offset, have).CopyTo(destination);

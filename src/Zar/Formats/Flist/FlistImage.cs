@@ -151,8 +151,45 @@ public sealed class FlistImage : IReadOnlyFileSystem
     {
         CheckOpen();
         if (!file.IsRegular) throw new ZarException($"{ZarPath.Display(file.Path)}: not a regular file");
-        return _data.GetOrAdd(file.Inode, _ => LoadData(file));
+        if (_data.TryGetValue(file.Inode, out var data)) return data;
+        data = _data.GetOrAdd(file.Inode, _ => LoadData(file));
+        ReadAhead(file);
+        return data;
     }
+
+    // Read-ahead across files: a reader taking files in walk order (extract, convert, diff) has the next
+    // files' chunks decoded in the background while it writes this one. Random access triggers nothing.
+    List<Entry>? _walkFiles;
+    Dictionary<long, int>? _walkIndex;
+    int _lastFile = -2, _aheadTo;
+    const long ReadAheadBytes = 16 << 20;
+
+    void ReadAhead(Entry file)
+    {
+        lock (_data)
+        {
+            if (_walkFiles == null)
+            {
+                _walkFiles = ((IReadOnlyFileSystem)this).Walk().Where(e => e.IsRegular).ToList();
+                _walkIndex = new Dictionary<long, int>(_walkFiles.Count);
+                for (int i = 0; i < _walkFiles.Count; i++) _walkIndex.TryAdd(_walkFiles[i].Inode, i);
+            }
+            if (!_walkIndex!.TryGetValue(file.Inode, out int at)) return;
+            bool sequential = at == _lastFile + 1;
+            _lastFile = at;
+            if (!sequential) return;
+            int from = Math.Max(at + 1, _aheadTo);
+            long bytes = 0;
+            int to = from;
+            while (to < _walkFiles.Count && to < at + 256 && bytes < ReadAheadBytes) bytes += _walkFiles[to++].Size;
+            if (to <= from) return;
+            _aheadTo = to;
+            var next = _walkFiles.GetRange(from, to - from);
+            _chunks.Prefetch(next.SelectMany(f => GetDataNoReadAhead(f).Segments.Select(s => (FlistChunk)s.Blob)).ToList());
+        }
+    }
+
+    FileData GetDataNoReadAhead(Entry file) => _data.GetOrAdd(file.Inode, _ => LoadData(file));
 
     FileData LoadData(Entry file)
     {
@@ -177,6 +214,8 @@ public sealed class FlistImage : IReadOnlyFileSystem
             segments[i] = new FileSegment(offset, length,
                 new FlistChunk(_chunks, b.Id, b.Key, length, $"{Description}: {ZarPath.Display(file.Path)} chunk {i}"), 0);
         }
+        var chunks = segments.Select(s => (FlistChunk)s.Blob).ToArray();
+        for (int i = 0; i < chunks.Length; i++) chunks[i].Following = new ArraySegment<FlistChunk>(chunks, i + 1, chunks.Length - i - 1);
         return new FileData(size, segments);
     }
 

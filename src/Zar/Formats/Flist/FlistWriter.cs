@@ -15,8 +15,8 @@ public sealed record FlistWriteOptions
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
     /// <summary>Contents of <c>/.startup.toml</c> to put at the root (replacing one in the tree), or null.</summary>
     public byte[]? StartupToml { get; init; }
-    /// <summary>Chunks hashed, compressed, encrypted and uploaded at once (default: one per core, at least 2).</summary>
-    public int Parallelism { get; init; } = Math.Max(2, Environment.ProcessorCount);
+    /// <summary>Chunks hashed, compressed, encrypted and uploaded at once (default: two per core, so store writes overlap the encoding).</summary>
+    public int Parallelism { get; init; } = Math.Max(4, 2 * Environment.ProcessorCount);
     /// <summary>Bytes of file data done so far.</summary>
     public IProgress<long>? Progress { get; init; }
 }
