@@ -5,6 +5,9 @@ set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry buildah debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod
       redis-server build-essential nodejs)
+# The demo image's program. busybox-static replaces the dynamic busybox package, so a machine that has
+# that one keeps it (the demo then takes the static binary from the package without installing it).
+dpkg -s busybox >/dev/null 2>&1 || PKGS+=(busybox-static)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # Debian's nodejs needs its npm package; a nodejs that ships npm itself (nodesource) conflicts with it.

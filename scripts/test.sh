@@ -3,6 +3,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh || exit 2
+# Peer tools Debian lacks (erofs-utils 1.9.3, zdb) and the Debian corpus image the long tests use.
+eval "$(bash scripts/peers.sh)" || exit 2
+bash scripts/corpus.sh || exit 2
 LOG=$(mktemp)
 dotnet test tests/Zar.Tests --nologo -v quiet "$@" 2>&1 | tee "$LOG"
 rc=${PIPESTATUS[0]}

@@ -21,7 +21,7 @@ public static class FlistBench
         var store = Path.Combine(workDir, "flist-store");
         var fl = Path.Combine(workDir, "bench.fl");
         var tree = Path.Combine(workDir, "flist-tree");
-        using var fs = FileSystemSource.Open(imageRef);
+        using var fs = SourceOpener.OpenFileSystem(imageRef);
         var files = fs.Walk().Where(e => e.IsRegular).ToList();
         long bytes = files.Sum(f => f.Size);
         Console.WriteLine($"flist {imageRef}: {files.Count} files, {bytes / 1048576.0:F1} MiB, {Environment.ProcessorCount} cores");

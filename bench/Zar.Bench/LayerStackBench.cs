@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Zar.Consumers;
 using Zar.Model;
+using Zar.Sources;
 using Zar.Sources.Layers;
 
 namespace Zar.Bench;
@@ -13,7 +14,7 @@ public static class LayerStackBench
         foreach (var verify in new[] { true, false })
         {
             var sw = Stopwatch.StartNew();
-            using var stack = LayerStack.Open(reference, options: new LayerStackOptions { Verify = verify });
+            using var stack = SourceOpener.OpenStack(reference, new OpenOptions { Stack = new LayerStackOptions { Verify = verify } });
             var scan = sw.Elapsed;
             sw.Restart();
             long bytes = 0, files = 0;
@@ -39,7 +40,7 @@ public static class LayerStackBench
         foreach (var spill in new[] { false, true })
         {
             var sw = Stopwatch.StartNew();
-            using var stack = LayerStack.Open(reference, options: new LayerStackOptions { SpillCompressedLayers = spill });
+            using var stack = SourceOpener.OpenStack(reference, new OpenOptions { Stack = new LayerStackOptions { SpillCompressedLayers = spill } });
             var scan = sw.Elapsed;
             sw.Restart();
             long bytes = 0;

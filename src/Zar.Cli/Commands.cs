@@ -1,14 +1,9 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using Zar.Consumers;
 using Zar.Consumers.Cfs;
-using Zar.Formats.Erofs;
-using Zar.Formats.Zar;
+using Zar.IO;
 using Zar.Model;
-using Zar.Sources;
-using Zar.Sources.Layers;
-using Zar.Overlay;
 
 namespace Zar.Cli;
 
@@ -48,27 +43,16 @@ static class Commands
         cmd.SetAction(p => Errors.Guard(() =>
         {
             using var fs = ImageOptions.Open(p, p.GetValue(source)!);
-            var outPath = p.GetValue(output)!;
+            var fmt = p.GetValue(format);
             long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
-            if (p.GetValue(format) == "erofs")
-            {
-                IReadOnlyFileSystem tree = p.GetValue(whiteouts) ? new Overlay.OverlayFormView(fs) : fs;
-                var r = ProgressBar.Run("writing EROFS", total, progress => ErofsWriter.Write(tree, outPath, new ErofsWriterOptions
-                {
-                    Progress = progress,
-                }));
-                Console.WriteLine($"{outPath}: EROFS, {r.Inodes} inodes ({r.CompactInodes} compact), {r.Blocks} blocks of 4096, image {r.ImageSize} bytes, uuid {r.Uuid}");
-                return 0;
-            }
-            var result = ProgressBar.Run("packing", total, progress => ZarBuilder.Create(fs, outPath, new ZarWriterOptions
+            var written = ProgressBar.Run("writing " + fmt.Name(), total, progress => ImageWriter.Write(fs, p.GetValue(output)!, fmt, new ImageWriteOptions
             {
                 PageAlign = !p.GetValue(noAlign),
                 Deduplicate = !p.GetValue(noDedup),
+                OverlayWhiteouts = p.GetValue(whiteouts),
                 Progress = progress,
             }));
-            Console.WriteLine($"{outPath}: {result.EntryCount} entries, {result.FileCount} files, {result.LogicalBytes} bytes of file data, " +
-                $"{result.StoredBytes} stored, {result.DeduplicatedFiles} duplicate files ({result.DeduplicatedBytes} bytes) stored once, " +
-                $"{result.HoleBytes} bytes of holes not stored, image {result.ImageBytes} bytes");
+            Console.WriteLine($"{written.Path}: {written.Summary}");
             return 0;
         }));
         return cmd;
@@ -111,11 +95,18 @@ static class Commands
         return cmd;
     }
 
-    internal static Option<string> FormatOption() => new("--format")
+    /// <summary>--format, parsed by the library's one list of format names (an unknown name is one line naming the valid ones).</summary>
+    internal static Option<ImageFormat> FormatOption() => new("--format")
     {
-        Description = "output format: zar (default) or erofs",
-        DefaultValueFactory = _ => "zar",
-        Validators = { r => { var v = r.GetValueOrDefault<string>(); if (v is not ("zar" or "erofs")) r.AddError($"--format: expected zar or erofs, not '{v}'"); } },
+        Description = $"output format: {string.Join(" or ", ImageFormats.All.Select(f => f.Name()))} (default {ImageFormat.Zar.Name()})",
+        DefaultValueFactory = _ => ImageFormat.Zar,
+        CustomParser = r =>
+        {
+            var name = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+            if (ImageFormats.TryParse(name, out var f)) return f;
+            r.AddError("--format: " + ImageFormats.UnknownName(name));
+            return default;
+        },
     };
 
     static bool IsUnder(string path, string dir) => dir.Length == 0 || path.StartsWith(dir + "/", StringComparison.Ordinal);
@@ -155,7 +146,7 @@ static class Commands
             {
                 Overwrite = p.GetValue(overwrite),
                 PreserveOwnership = p.GetValue(noOwner) ? false : null,
-            }, progress == null ? null : new Progress<ExtractProgress>(x => progress.Report(x.Bytes))));
+            }, progress == null ? null : new SyncProgress<ExtractProgress>(x => progress.Report(x.Bytes))));
             foreach (var w in summary.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
             Console.WriteLine($"{target}: {summary.Entries} entries, {summary.Files} files, {summary.Bytes} bytes");
             return 0;
@@ -222,24 +213,25 @@ static class Commands
             var lines = ProgressBar.Multi(sink =>
             {
                 var printed = new List<string>();
-                var fmt = p.GetValue(format) == "erofs" ? ImageFormat.Erofs : ImageFormat.Zar;
+                var fmt = p.GetValue(format);
+                var options = new ImageWriteOptions { PageAlign = !p.GetValue(noAlign) };
                 using var stack = ImageOptions.OpenStack(p, p.GetValue(source)!, sink);
                 foreach (var w in stack.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
                 long total = stack.Layers.Sum(l => l.TarBytes);
                 if (p.GetValue(output) is { } outPath)
                 {
                     var bar = sink.Task("writing " + Path.GetFileName(outPath), total);
-                    var f = Converter.Flatten(stack, outPath, fmt, !p.GetValue(noAlign), bar);
+                    var f = Converter.Flatten(stack, outPath, fmt, options with { Progress = bar });
                     bar?.Report(total);
                     printed.Add($"{f.Path}: {stack.Layers.Count} layers flattened, {f.Bytes} bytes");
                 }
                 else
                 {
                     var bars = new Dictionary<int, IProgress<long>?>();
-                    var files = Converter.PerLayer(stack, p.GetValue(perLayer)!, fmt, !p.GetValue(noAlign),
+                    var files = Converter.PerLayer(stack, p.GetValue(perLayer)!, fmt, options,
                         i => bars[i] = sink.Task($"layer {i + 1}/{stack.Layers.Count}", stack.Layers[i].TarBytes));
                     foreach (var (i, bar) in bars) bar?.Report(stack.Layers[i].TarBytes);
-                    foreach (var f in files) printed.Add($"{f.Path}: layer {f.Layer + 1}, {f.Bytes} bytes");
+                    for (int i = 0; i < files.Count; i++) printed.Add($"{files[i].Path}: layer {i + 1}, {files[i].Bytes} bytes");
                 }
                 return printed;
             });
@@ -261,7 +253,7 @@ static class Commands
             {
                 var printed = new List<string>();
                 using var stack = ImageOptions.OpenStack(p, p.GetValue(source)!, sink);
-                var result = CfsGenerator.Generate(stack, p.GetValue(dest)!, new CfsOptions { Source = ImageOptions.SourceOptions(p), Stack = ImageOptions.StackOptions(p) });
+                var result = CfsGenerator.Generate(stack, p.GetValue(dest)!, new CfsOptions { Open = ImageOptions.OpenOptions(p, sink) });
                 foreach (var w in result.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
                 foreach (var l in result.Layers) printed.Add($"{l.Path}: layer {l.Index + 1}, {l.Entries} entries, {l.ZarSize} bytes");
                 printed.Add($"{Path.Combine(p.GetValue(dest)!, "Dockerfile")}: docker build -t NAME {p.GetValue(dest)}");
@@ -298,51 +290,10 @@ static class Commands
         var cmd = new Command("inspect", "show an image's header/footer, counts, sizes and dedup saving") { image };
         cmd.SetAction(p => Errors.Guard(() =>
         {
-            var path = p.GetValue(image)!;
-            using var fs = ImageOptions.Open(p, path);
-            foreach (var (k, v) in Inspection.Describe(fs, path)) Console.WriteLine($"{k + ":",-22} {v}");
+            using var fs = ImageOptions.Open(p, p.GetValue(image)!);
+            foreach (var (k, v) in Inspection.Describe(fs)) Console.WriteLine($"{k + ":",-22} {v}");
             return 0;
         }));
         return cmd;
     }
-}
-
-/// <summary>Key/value lines for `zar inspect`, per format.</summary>
-static class Inspection
-{
-    public static IEnumerable<(string, string)> Describe(IReadOnlyFileSystem fs, string path)
-    {
-        switch (fs)
-        {
-            case ZarImage zar:
-                var i = ZarInspection.Of(zar, path);
-                yield return ("format", $"zar {i.Footer.VersionMajor}.{i.Footer.VersionMinor}");
-                yield return ("page aligned", i.Footer.PageAligned ? "yes (4096)" : "no");
-                yield return ("image bytes", N(i.ImageBytes));
-                yield return ("metadata offset", N((long)i.Footer.MetadataOffset));
-                yield return ("metadata bytes", N((long)i.Footer.MetadataLength));
-                yield return ("metadata checksum", $"crc32c {i.Footer.MetadataChecksum:x8}");
-                yield return ("entries", N((long)i.Footer.EntryCount));
-                foreach (var (t, c) in i.CountsByType.OrderBy(x => x.Key)) yield return ("  " + t.ToString().ToLowerInvariant(), N(c));
-                yield return ("hardlink names", N(i.HardlinkNames));
-                yield return ("xattrs", N(i.XattrCount));
-                yield return ("file bytes", N(i.LogicalBytes));
-                yield return ("stored bytes", N(i.StoredBytes));
-                yield return ("dedup saving", $"{N(i.DeduplicatedBytes)} bytes");
-                yield return ("holes not stored", $"{N(i.HoleBytes)} bytes");
-                break;
-            case ErofsImage erofs:
-                foreach (var kv in erofs.Describe()) yield return (kv.Key, kv.Value);
-                break;
-            default:
-                long n = 0, bytes = 0;
-                foreach (var e in fs.Walk()) { n++; if (e.IsRegular) bytes += e.Size; }
-                yield return ("source", fs.Description);
-                yield return ("entries", N(n));
-                yield return ("file bytes", N(bytes));
-                break;
-        }
-    }
-
-    static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
 }

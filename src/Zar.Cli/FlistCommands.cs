@@ -30,9 +30,8 @@ static class FlistCommands
         root.Subcommands.Add(Docker2fl());
     }
 
-    /// <summary>Applies <c>-s</c> to fls opened by the reading commands.</summary>
-    public static void ApplyReadOptions(ParseResult p) =>
-        FlistImage.DefaultOptions = FlistImage.DefaultOptions with { Stores = p.GetValue(Stores) ?? [] };
+    /// <summary>How the reading commands open an fl: from the stores given with <c>-s</c>, else its own routes.</summary>
+    public static FlistOpenOptions ReadOptions(ParseResult p) => new() { Stores = p.GetValue(Stores) ?? [] };
 
     static string[] RequireStores(ParseResult p) =>
         p.GetValue(Stores) is { Length: > 0 } s ? s : throw new ZarException("give at least one store: -s [xx-yy=]URL");
@@ -123,7 +122,7 @@ static class FlistCommands
         var cmd = new Command("unpack", "rfs unpack: an fl's tree, with its blobs from its stores (or -s), into a directory") { meta, dir, preserve };
         cmd.SetAction(p => Errors.Guard(() =>
         {
-            using var fl = FlistImage.Open(p.GetValue(meta)!, FlistImage.DefaultOptions with { Stores = p.GetValue(Stores) ?? [] });
+            using var fl = FlistImage.Open(p.GetValue(meta)!, ReadOptions(p));
             var target = p.GetValue(dir)!;
             Directory.CreateDirectory(target);
             long total = ProgressBar.Interactive ? ((IReadOnlyFileSystem)fl).Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
@@ -232,10 +231,10 @@ static class FlistCommands
             var name = p.GetValue(image)!;
             using var router = ContentRouter.Open(RequireStores(p));
             router.RequireWritableCoverage();
+            var options = ImageOptions.OpenOptions(p);
             if (p.GetValue(username) is { } user)
-                RegistryTransport.Register(ImageOptions.ClientOptions(p) with { Credential = new RegistryCredential(user, p.GetValue(password) ?? "") }, p.GetValue(ImageOptions.Cache));
-            else ImageOptions.RegisterRegistry(p, ProgressSink.None);
-            using var fs = FileSystemSource.Open(Docker2Fl.SourceReference(name), ImageOptions.SourceOptions(p), ImageOptions.StackOptions(p));
+                options = options with { Registry = options.Registry with { Client = options.Registry.Client with { Credential = new RegistryCredential(user, p.GetValue(password) ?? "") } } };
+            using var fs = SourceOpener.OpenFileSystem(Docker2Fl.SourceReference(name), options);
             var output = Path.Combine(Environment.CurrentDirectory, Docker2Fl.OutputName(name));
             var result = Write(fs, output, router, p, Docker2Fl.StartupFor(fs), new());
             Report(result with { Path = Path.GetFileName(output) }, p.GetValue(debug));

@@ -1,7 +1,7 @@
 using System.CommandLine;
+using Zar.IO;
 using Zar.Model;
 using Zar.Sources;
-using Zar.Sources.Images;
 using Zar.Sources.Layers;
 using Zar.Sources.Registry;
 
@@ -34,37 +34,30 @@ static class ImageOptions
         };
     }
 
-    /// <summary>Registers docker:// with this invocation's registry options and download progress.</summary>
-    public static void RegisterRegistry(ParseResult p, ProgressSink sink) =>
-        RegistryTransport.Register(ClientOptions(p), p.GetValue(Cache), 4,
-            new SyncProgress<BlobProgress>(b => sink.Report($"pull {Short(b.Digest)}", b.BytesDone, b.Total ?? 0, b.Completed)));
-
-    public static ImageSourceOptions SourceOptions(ParseResult p) => new() { Platform = p.GetValue(Platform) };
-
-    public static LayerStackOptions StackOptions(ParseResult p) => new()
+    /// <summary>This invocation's options for opening a spec: platform, layer checks, and registry access with download progress.</summary>
+    public static OpenOptions OpenOptions(ParseResult p, ProgressSink? sink = null) => new()
     {
-        Verify = !p.GetValue(NoVerify),
-        UnsafePaths = p.GetValue(RejectUnsafe) ? UnsafePathPolicy.Reject : UnsafePathPolicy.Clamp,
+        Platform = p.GetValue(Platform) is { } platform ? Oci.Platform.Parse(platform) : null,
+        Stack = new LayerStackOptions
+        {
+            Verify = !p.GetValue(NoVerify),
+            UnsafePaths = p.GetValue(RejectUnsafe) ? UnsafePathPolicy.Reject : UnsafePathPolicy.Clamp,
+        },
+        Registry = new RegistryOptions
+        {
+            Client = ClientOptions(p),
+            CacheDirectory = p.GetValue(Cache),
+            Progress = new SyncProgress<BlobProgress>(b => (sink ?? ProgressSink.None).Report($"pull {Short(b.Digest)}", b.BytesDone, b.Total ?? 0, b.Completed)),
+        },
+        Flist = FlistCommands.ReadOptions(p),
     };
 
     /// <summary>A directory, an image file, or an image reference, as one read-only tree.</summary>
-    public static IReadOnlyFileSystem Open(ParseResult p, string spec, ProgressSink? sink = null)
-    {
-        RegisterRegistry(p, sink ?? ProgressSink.None);
-        FlistCommands.ApplyReadOptions(p);
-        return FileSystemSource.Open(spec, SourceOptions(p), StackOptions(p));
-    }
+    public static IReadOnlyFileSystem Open(ParseResult p, string spec, ProgressSink? sink = null) =>
+        SourceOpener.OpenFileSystem(spec, OpenOptions(p, sink));
 
-    public static LayerStack OpenStack(ParseResult p, string spec, ProgressSink sink)
-    {
-        RegisterRegistry(p, sink);
-        return LayerStack.Open(spec, SourceOptions(p), StackOptions(p));
-    }
+    public static LayerStack OpenStack(ParseResult p, string spec, ProgressSink sink) =>
+        SourceOpener.OpenStack(spec, OpenOptions(p, sink));
 
     static string Short(string digest) => digest.Length > 19 ? digest[7..19] : digest;
-}
-
-sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

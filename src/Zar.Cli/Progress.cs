@@ -1,4 +1,5 @@
 using Spectre.Console;
+using Zar.IO;
 
 namespace Zar.Cli;
 
@@ -43,7 +44,7 @@ sealed class ProgressSink
     {
         if (_ctx == null) return null;
         var task = Get(name, total);
-        return new Reporter(v => { lock (_tasks) task.Value = Math.Min(v, task.MaxValue); });
+        return new SyncProgress<long>(v => { lock (_tasks) task.Value = Math.Min(v, task.MaxValue); });
     }
 
     /// <summary>Reports for a named bar that is created on first use (e.g. one per blob being downloaded).</summary>
@@ -65,11 +66,5 @@ sealed class ProgressSink
             if (!_tasks.TryGetValue(name, out var t)) _tasks[name] = t = _ctx!.AddTask(name, maxValue: Math.Max(1, total));
             return t;
         }
-    }
-
-    /// <summary>Synchronous: Progress&lt;T&gt; would post to the thread pool and finish after the work.</summary>
-    sealed class Reporter(Action<long> report) : IProgress<long>
-    {
-        public void Report(long value) => report(value);
     }
 }

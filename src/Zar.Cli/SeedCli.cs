@@ -50,13 +50,13 @@ static class SeedCli
             var dir = values.GetValueOrDefault("dir") ?? throw new ZarException("-w needs -dir=DIR");
             var output = values.GetValueOrDefault("o") ?? "test.img";
             if (!Directory.Exists(dir)) throw new ZarException($"{dir}: not a directory");
-            using var fs = FileSystemSource.Open(dir);
+            using var fs = SourceOpener.OpenFileSystem(dir);
             var result = ZarBuilder.Create(fs, output, new ZarWriterOptions { PageAlign = values.GetValueOrDefault("pagealign") == "true" });
             Console.WriteLine($"wrote {output}: {result.EntryCount} entries, {result.ImageBytes} bytes");
             return 0;
         }
         var img = values.GetValueOrDefault("img") ?? "test.img";
-        using (var image = FileSystemSource.Open(img))
+        using (var image = SourceOpener.OpenFileSystem(img))
         {
             using var stdout = Console.OpenStandardOutput();
             var writer = new StreamWriter(stdout, new System.Text.UTF8Encoding(false)) { AutoFlush = false };

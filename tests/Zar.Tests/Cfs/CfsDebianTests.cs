@@ -7,6 +7,7 @@ using Zar.Overlay;
 using Zar.Sources.Layers;
 using Zar.Tests.Erofs;
 using Zar.Tests.Support;
+using Zar.Sources;
 
 namespace Zar.Tests.Cfs;
 
@@ -14,19 +15,18 @@ namespace Zar.Tests.Cfs;
 [Trait("Category", "Long")]
 public sealed class CfsDebianTests(ITestOutputHelper output)
 {
-    const string Corpus = "/var/tmp/zar-corpus/debian-oci";
 
     [Fact]
     public void DebianLayerImagesStackToTheMergedImage()
     {
-        if (!File.Exists(Path.Combine(Corpus, "index.json"))) Assert.Skip($"{Corpus} not present (made by the corpus script)");
+        var corpus = Tools.RequireCorpus();
         Tools.RequireRoot();
         using var t = new TempDir();
-        var reference = $"oci:{Corpus}:latest";
+        var reference = $"oci:{corpus}:latest";
         var sw = System.Diagnostics.Stopwatch.StartNew();
         var result = CfsGenerator.Generate(reference, t["dest"]);
         output.WriteLine($"generate: {sw.Elapsed.TotalSeconds:F1} s, {string.Join(", ", result.Layers.Select(l => $"{l.FileName} {l.ZarSize >> 20} MiB"))}");
-        using var stack = LayerStack.Open(reference);
+        using var stack = SourceOpener.OpenStack(reference);
         var mounts = new List<Mount>();
         try
         {

@@ -11,6 +11,8 @@ using Zar.Sources.Images;
 using Zar.Sources.Layers;
 using Zar.Tests.Erofs;
 using Zar.Tests.Support;
+using Zar.Oci;
+using Zar.Sources;
 
 namespace Zar.Tests.Cfs;
 
@@ -33,7 +35,7 @@ public class CfsGeneratorTests
         Assert.Equal(expected.Concat(new[] { "Dockerfile", "cfs-manifest.json", "config.json" }).Order(StringComparer.Ordinal),
             Directory.EnumerateFiles(t["dest"]).Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
-        using var stack = LayerStack.Open(img.Reference);
+        using var stack = SourceOpener.OpenStack(img.Reference);
         for (int i = 0; i < expected.Count; i++)
         {
             using var zar = ZarImage.Open(t[$"dest/{expected[i]}"]);
@@ -184,7 +186,7 @@ public class CfsGeneratorTests
         using var t = new TempDir();
         var img = CfsTestImage.Write(t["layout"]);
         var result = CfsGenerator.Generate(img.Reference, t["dest"]);
-        using var stack = LayerStack.Open(img.Reference);
+        using var stack = SourceOpener.OpenStack(img.Reference);
         var mounts = new List<Mount>();
         try
         {
@@ -225,7 +227,7 @@ public class CfsDockerfileTests
     [Fact]
     public void ValuesADockerfileCannotHoldBecomeCommentsAndWarnings()
     {
-        var config = ImageConfiguration.Parse(Encoding.UTF8.GetBytes("""
+        var config = ImageConfig.Parse(Encoding.UTF8.GetBytes("""
             {"architecture":"amd64","os":"linux",
              "config":{"Env":["A=one\ntwo","B=ok","NOVALUE"],"Labels":{"l":"x\r\ny"},"Entrypoint":[],"Cmd":null,"WorkingDir":""},
              "rootfs":{"type":"layers","diff_ids":[]}}

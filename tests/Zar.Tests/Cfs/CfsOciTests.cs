@@ -3,6 +3,7 @@ using Zar.Consumers.Cfs;
 using Zar.Sources.Registry;
 using Zar.Tests.Registry;
 using Zar.Tests.Support;
+using Zar.Blobs;
 
 namespace Zar.Tests.Cfs;
 
@@ -156,7 +157,7 @@ public class CfsPushTests(RegistryFixture fx)
         var resolved = await client.ResolveImageAsync(RegistryReference.Parse($"docker://{reg.Host}/cfs/test:v1"), null, Ct);
         Assert.Equal(image.Config, resolved.ConfigBytes);
         using var cacheDir = new TempDir();
-        var paths = await client.PullBlobsAsync("cfs/test", resolved.Layers, new BlobCache(cacheDir.Path), 2, null, Ct);
+        var paths = await client.PullBlobsAsync("cfs/test", resolved.Layers, DirectoryBlobStore.Create(cacheDir.Path), 2, null, Ct);
         foreach (var l in result.Layers)
         {
             using var tar = SingleFileTar.Open(l.Path, l.FileName, result.TarMtime);
@@ -167,7 +168,7 @@ public class CfsPushTests(RegistryFixture fx)
 
         // A second push under another tag finds every blob already there.
         var reports = new List<BlobProgress>();
-        var again = await image.PushAsync(RegistryReference.Parse($"docker://{reg.Host}/cfs/test:v2"), Opts, new SyncProgress(reports), Ct);
+        var again = await image.PushAsync(RegistryReference.Parse($"docker://{reg.Host}/cfs/test:v2"), Opts, new RecordingProgress<BlobProgress>(reports), Ct);
         Assert.Equal(image.ManifestDigest, again);
         Assert.Equal(result.Layers.Count + 1, reports.Count(r => r.Completed));
         Assert.All(reports.Where(r => r.Completed), r => Assert.True(r.FromCache, $"{r.Digest} was uploaded again"));
@@ -187,11 +188,6 @@ public class CfsPushTests(RegistryFixture fx)
         Assert.Equal(image.ManifestDigest, await image.WriteOutputAsync(target, withCreds, Ct));
         using var client = new RegistryClient(reg.Host, withCreds);
         Assert.Equal(image.ManifestDigest, (await client.GetManifestAsync("cfs/auth", "v1", Ct)).Digest);
-    }
-
-    sealed class SyncProgress(List<BlobProgress> into) : IProgress<BlobProgress>
-    {
-        public void Report(BlobProgress value) { lock (into) into.Add(value); }
     }
 }
 

@@ -190,7 +190,7 @@ public class ExtractorTests
         File.WriteAllText(t["out/d/kept"], "kept");
         var fs = new MemoryFileSystem().Dir("d").File("d/new", new byte[3 << 20]).File("top", "t");
         var reports = new List<ExtractProgress>();
-        var summary = Extractor.Extract(fs, t["out"], progress: new SyncProgress(reports.Add));
+        var summary = Extractor.Extract(fs, t["out"], progress: new RecordingProgress<ExtractProgress>(reports));
         Assert.Equal("kept", File.ReadAllText(t["out/d/kept"]));
         Assert.Equal(3 << 20, new FileInfo(t["out/d/new"]).Length);
         Assert.Equal(new[] { "d", "d/new", "top" }, reports.Select(r => r.Path));
@@ -208,11 +208,6 @@ public class ExtractorTests
         Assert.Equal(new[] { "", "a", "a/b", "a/b/f" }, ((IReadOnlyFileSystem)host).Walk().Select(e => e.Path));
         Assert.Equal(0b111_000_000u, host.Lookup("a/b")!.Mode);
         Assert.NotEqual(0b111_000_000u, host.Root.Mode); // root attributes belong to a full extraction
-    }
-
-    sealed class SyncProgress(Action<ExtractProgress> report) : IProgress<ExtractProgress>
-    {
-        public void Report(ExtractProgress value) => report(value);
     }
 
     // ---- safety: a crafted image must never write outside the target ----

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Zar.Formats.Erofs;
 using Zar.Model;
+using Zar.Sources;
 using Zar.Sources.Host;
 using Zar.Tests.Support;
 
@@ -63,12 +64,12 @@ public class ErofsReaderTests
         Assert.Contains("too short", Assert.Throws<ZarFormatException>(() => ErofsImage.Open(tmp["short"])).Message);
         Assert.Contains("bad magic", Assert.Throws<ZarFormatException>(() => ErofsImage.Open(tmp["zeros"])).Message);
         Assert.Throws<ZarNotFoundException>(() => ErofsImage.Open(tmp["missing"]));
-        Assert.False(ErofsImage.IsErofs(tmp["zeros"]));
-        Assert.False(ErofsImage.IsErofs(tmp["short"]));
-        Assert.False(ErofsImage.IsErofs(tmp["missing"]));
+        Assert.NotEqual(FileKind.Erofs, FileSniffer.Identify(tmp["zeros"]));
+        Assert.NotEqual(FileKind.Erofs, FileSniffer.Identify(tmp["short"]));
+        Assert.NotEqual(FileKind.Erofs, FileSniffer.Identify(tmp["missing"]));
         Directory.CreateDirectory(tmp["src"]);
         using (var source = new HostDirectory(tmp["src"])) ErofsWriter.Write(source, tmp["img"]);
-        Assert.True(ErofsImage.IsErofs(tmp["img"]));
+        Assert.Equal(FileKind.Erofs, FileSniffer.Identify(tmp["img"]));
     }
 
     /// <summary>

@@ -174,7 +174,7 @@ public class ErofsWriterTests
         using var tmp = new TempDir();
         ErofsTrees.BuildAllTypes(tmp["src"], longNames: false);
         var reports = new List<long>();
-        var progress = new SyncProgress(reports.Add);
+        var progress = new RecordingProgress<long>(reports);
         using var source = new HostDirectory(tmp["src"]);
         var result = ErofsWriter.Write(source, tmp["img"], new ErofsWriterOptions { Progress = progress });
         Assert.NotEmpty(reports);
@@ -208,10 +208,5 @@ public class ErofsWriterTests
         Assert.Contains("sb_csum", kv["compat features"]);
         Assert.Equal("none", kv["incompat features"]);
         Assert.Equal(result.ImageSize.ToString(), image.Describe().Single(p => p.Key == "image size").Value);
-    }
-
-    sealed class SyncProgress(Action<long> report) : IProgress<long>
-    {
-        public void Report(long value) => report(value);
     }
 }

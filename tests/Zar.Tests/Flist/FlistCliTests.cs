@@ -282,7 +282,7 @@ public sealed class FlistCliTests
 
             """.ReplaceLineEndings("\n"), toml.Out);
         // The rest is the merged image.
-        using var stack = Zar.Sources.Layers.LayerStack.Open(img.Reference);
+        using var stack = Zar.Sources.SourceOpener.OpenStack(img.Reference);
         using var image = FlistImage.Open(fl, new FlistOpenOptions());
         var diffs = Differ.Compare(stack.Merged, image, new DiffOptions { MtimeGranularityNanoseconds = 1_000_000_000, IgnoreRootAttributes = true })
             .Where(d => !(d.Kind == DifferenceKind.OnlyInB && d.Path == ".startup.toml") && d.Kind is not (DifferenceKind.Xattr or DifferenceKind.Hardlink)).ToList();

@@ -35,7 +35,7 @@ public sealed class FlistDebianTests(ITestOutputHelper output)
         Assert.True(r.Code == 0, r.Err);
         output.WriteLine($"extract: {sw.Elapsed.TotalSeconds:F1} s: {r.Out.Trim()}");
 
-        using var merged = FileSystemSource.Open(reference);
+        using var merged = SourceOpener.OpenFileSystem(reference);
         using var extracted = new HostDirectory(t["out"]);
         var diffs = Differ.Compare(merged, extracted, new DiffOptions { MtimeGranularityNanoseconds = 1_000_000_000 });
         // Within flist's limits: no xattrs, hard links as separate files; the config becomes /.startup.toml.

@@ -93,7 +93,7 @@ public sealed class FlistFixtureTests
     {
         // rfs's docker command wrote alpine's /.startup.toml (192 bytes) from Cmd ["/bin/sh"] and the PATH:
         // the same config through our writer gives the same bytes, hence the same BLAKE2b key.
-        var config = ImageConfiguration.Parse(Encoding.UTF8.GetBytes("""
+        var config = Zar.Oci.ImageConfig.Parse(Encoding.UTF8.GetBytes("""
             {"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"]},
              "rootfs":{"type":"layers","diff_ids":[]}}
             """), "alpine config");

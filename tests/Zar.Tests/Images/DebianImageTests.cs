@@ -5,6 +5,7 @@ using Zar.Sources.Host;
 using Zar.Sources.Layers;
 using Zar.Tests.Merge;
 using Zar.Tests.Support;
+using Zar.Sources;
 
 namespace Zar.Tests.Images;
 
@@ -101,7 +102,7 @@ public sealed class DebianImageTests(ITestOutputHelper output)
 
         clock.Restart();
         var options = new LayerStackOptions { SpillCompressedLayers = true };
-        using var ours = LayerStack.Open($"oci:{L}:latest", options: options);
+        using var ours = SourceOpener.OpenStack($"oci:{L}:latest", new OpenOptions { Stack = options });
         var scan = clock.Elapsed;
         using var reference = new HostDirectory(t["ref"] + "/rootfs");
         TreeAssert.Equal(reference, ours.Merged, compareRoot: false);
@@ -137,7 +138,7 @@ public sealed class DebianImageTests(ITestOutputHelper output)
         foreach (var r in new[] { $"docker-archive:{t["d.tar"]}", $"oci-archive:{t["o.tar"]}:latest", $"oci:{t["zstd"]}:latest" })
         {
             clock.Restart();
-            using var other = LayerStack.Open(r, options: options);
+            using var other = SourceOpener.OpenStack(r, new OpenOptions { Stack = options });
             TreeAssert.Equal(ours.Merged, other.Merged);
             output.WriteLine($"{r}: {clock.Elapsed.TotalSeconds:F1} s ({string.Join(", ", other.Layers.Select(l => l.Compression))})");
         }

@@ -6,6 +6,8 @@ using Zar.Sources.Layers;
 using Zar.Tests.Merge;
 using Zar.Tests.Support;
 using static Zar.Tests.Images.ImageFixtures;
+using Zar.Oci;
+using Zar.Sources;
 
 namespace Zar.Tests.Images;
 
@@ -14,7 +16,7 @@ public sealed class ImageSourceTests
     /// <summary>The merged tree of the sample layers straight from their tar files (the merge itself is checked against overlayfs elsewhere).</summary>
     static LayerStack Reference(TempDir t, IReadOnlyList<byte[]> tars) => LayerStack.Open(new FileLayersSource(WriteLayerFiles(t, tars, "ref")));
 
-    static void AssertSampleConfig(ImageConfiguration c, IReadOnlyList<byte[]> tars)
+    static void AssertSampleConfig(ImageConfig c, IReadOnlyList<byte[]> tars)
     {
         Assert.Equal("1000:100", c.User);
         Assert.Equal(new[] { "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8" }, c.Env);
@@ -49,12 +51,12 @@ public sealed class ImageSourceTests
         using var reference = Reference(t, tars);
         foreach (var r in new[] { $"docker-archive:{archive}", $"docker-archive:{archive}:zar/test:1", $"docker-archive:{archive}:docker.io/zar/test:1", $"docker-archive:{archive}:@0", archive })
         {
-            using var stack = LayerStack.Open(r);
+            using var stack = SourceOpener.OpenStack(r);
             Assert.Equal(3, stack.Source.Layers.Count);
             AssertSampleConfig(stack.Source.Config, tars);
             TreeAssert.Equal(reference.Merged, stack.Merged);
         }
-        var e = Assert.Throws<ZarNotFoundException>(() => ImageSources.OpenSource($"docker-archive:{archive}:zar/other:1"));
+        var e = Assert.Throws<ZarNotFoundException>(() => SourceOpener.OpenImage($"docker-archive:{archive}:zar/other:1"));
         Assert.Contains("zar/test:1", e.Message);
     }
 
@@ -76,11 +78,11 @@ public sealed class ImageSourceTests
         Assert.True(r.Code == 0, $"skopeo: {r.Err}");
         r = Tools.Run("umoci", ["unpack", "--image", $"{t["sk"]}:t", t["bundle"]]);
         Assert.True(r.Code == 0, $"umoci: {r.Err}");
-        using var stack = LayerStack.Open($"docker-archive:{archive}");
+        using var stack = SourceOpener.OpenStack($"docker-archive:{archive}");
         using var unpacked = new HostDirectory(Path.Combine(t["bundle"], "rootfs"));
         TreeAssert.Equal(unpacked, stack.Merged, compareRoot: false);
         // And our reading of skopeo's layout gives the same tree again.
-        using var viaSkopeo = LayerStack.Open($"oci:{t["sk"]}:t");
+        using var viaSkopeo = SourceOpener.OpenStack($"oci:{t["sk"]}:t");
         TreeAssert.Equal(stack.Merged, viaSkopeo.Merged);
     }
 
@@ -99,18 +101,18 @@ public sealed class ImageSourceTests
         Assert.True(r.Code == 0, $"umoci: {r.Err}");
         using var unpacked = new HostDirectory(Path.Combine(t["bundle"], "rootfs"));
 
-        using (var stack = LayerStack.Open($"oci:{layout}:v1"))
+        using (var stack = SourceOpener.OpenStack($"oci:{layout}:v1"))
         {
             TreeAssert.Equal(unpacked, stack.Merged, compareRoot: false);
             AssertSampleConfig(stack.Source.Config, tars);
             Assert.NotNull(stack.Source.ManifestDigest);
         }
-        using (var stack = LayerStack.Open($"oci:{layout}")) TreeAssert.Equal(unpacked, stack.Merged, compareRoot: false);
+        using (var stack = SourceOpener.OpenStack($"oci:{layout}")) TreeAssert.Equal(unpacked, stack.Merged, compareRoot: false);
 
         // The same layout inside a tar (oci-archive:), read in place.
         Tools.Sh($"tar -C {Materialize.Q(layout)} -cf {Materialize.Q(t["oci.tar"])} oci-layout index.json blobs");
-        using (var stack = LayerStack.Open($"oci-archive:{t["oci.tar"]}:v1")) TreeAssert.Equal(unpacked, stack.Merged, compareRoot: false);
-        using (var fs = ImageSources.OpenFileSystem(t["oci.tar"])) TreeAssert.Equal(unpacked, fs, compareRoot: false);
+        using (var stack = SourceOpener.OpenStack($"oci-archive:{t["oci.tar"]}:v1")) TreeAssert.Equal(unpacked, stack.Merged, compareRoot: false);
+        using (var fs = SourceOpener.OpenFileSystem(t["oci.tar"])) TreeAssert.Equal(unpacked, fs, compareRoot: false);
     }
 
     [Theory]
@@ -123,19 +125,19 @@ public sealed class ImageSourceTests
         var arm = new List<byte[]> { new LayerTarBuilder().File("arch", "arm64").Build() };
         MultiPlatformLayout(t["multi"], amd, arm, nested);
 
-        using (var stack = LayerStack.Open($"oci:{t["multi"]}:multi", new ImageSourceOptions { Platform = "linux/amd64" }))
+        using (var stack = SourceOpener.OpenStack($"oci:{t["multi"]}:multi", new OpenOptions { Platform = Platform.Parse("linux/amd64") }))
             Assert.NotNull(stack.Merged.Lookup("etc/os-release"));
-        using (var stack = LayerStack.Open($"oci:{t["multi"]}:docker.io/zar/multi:1", new ImageSourceOptions { Platform = "linux/aarch64" }))
+        using (var stack = SourceOpener.OpenStack($"oci:{t["multi"]}:docker.io/zar/multi:1", new OpenOptions { Platform = Platform.Parse("linux/aarch64") }))
         {
             Assert.Equal("arm64", Encoding.UTF8.GetString(stack.Merged.ReadAllBytes(stack.Merged.Stat("arch"))));
             Assert.Equal("arm64", stack.Source.Config.Architecture);
         }
-        var missing = Assert.Throws<ZarNotFoundException>(() => ImageSources.OpenSource($"oci:{t["multi"]}", new ImageSourceOptions { Platform = "linux/s390x" }));
+        var missing = Assert.Throws<ZarNotFoundException>(() => SourceOpener.OpenImage($"oci:{t["multi"]}", new OpenOptions { Platform = Platform.Parse("linux/s390x") }));
         Assert.Contains("not in the layout", missing.Message);
-        var none = Assert.Throws<ZarNotFoundException>(() => ImageSources.OpenSource($"oci:{t["multi"]}", new ImageSourceOptions { Platform = "linux/ppc64le" }));
+        var none = Assert.Throws<ZarNotFoundException>(() => SourceOpener.OpenImage($"oci:{t["multi"]}", new OpenOptions { Platform = Platform.Parse("linux/ppc64le") }));
         Assert.Contains("linux/s390x, linux/arm64/v8, linux/amd64", none.Message);
         Assert.DoesNotContain("unknown", none.Message);
-        Assert.Throws<ZarException>(() => ImageSources.OpenSource($"oci:{t["multi"]}", new ImageSourceOptions { Platform = "amd64" }));
+        Assert.Throws<ZarException>(() => SourceOpener.OpenImage($"oci:{t["multi"]}", new OpenOptions { Platform = Platform.Parse("amd64") }));
     }
 
     [Fact]
@@ -151,17 +153,17 @@ public sealed class ImageSourceTests
         var layerDigest = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(manifestPath)).RootElement.GetProperty("layers")[0].GetProperty("digest").GetString()!;
         var blob = Path.Combine(layout, "blobs", "sha256", Hex(layerDigest));
         File.WriteAllBytes(blob, FlipContentByte(File.ReadAllBytes(blob)));
-        var e = Assert.Throws<ZarFormatException>(() => LayerStack.Open($"oci:{layout}"));
+        var e = Assert.Throws<ZarFormatException>(() => SourceOpener.OpenStack($"oci:{layout}"));
         Assert.Contains("digest mismatch", e.Message);
         Assert.Contains(layerDigest, e.Message);
         Assert.Contains("layer 1/3", e.Message);
         Assert.DoesNotContain("\n", e.Message);
         // Without verification the (uncompressed, still well-formed) layer is read.
-        using (LayerStack.Open($"oci:{layout}", options: new LayerStackOptions { Verify = false })) { }
+        using (SourceOpener.OpenStack($"oci:{layout}", new OpenOptions { Stack = new LayerStackOptions { Verify = false } })) { }
 
         // A manifest that does not match its descriptor: refused before any layer is read.
         File.AppendAllText(manifestPath, " ");
-        e = Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"oci:{layout}"));
+        e = Assert.Throws<ZarFormatException>(() => SourceOpener.OpenImage($"oci:{layout}"));
         Assert.Contains("descriptor says", e.Message);
 
         // Legacy docker save: a changed layer.tar no longer matches the config's diff_id.
@@ -170,7 +172,7 @@ public sealed class ImageSourceTests
             .First(f => File.Exists(f) && new FileInfo(f).LinkTarget == null && File.ReadAllText(f).Contains("ID=zar"));
         File.WriteAllBytes(stage, FlipContentByte(File.ReadAllBytes(stage)));
         var tampered = Pack(t, t["stage-legacy.tar"], "tampered.tar");
-        e = Assert.Throws<ZarFormatException>(() => LayerStack.Open($"docker-archive:{tampered}"));
+        e = Assert.Throws<ZarFormatException>(() => SourceOpener.OpenStack($"docker-archive:{tampered}"));
         Assert.Contains("diff_id", e.Message);
         Assert.Contains("digest mismatch", e.Message);
 
@@ -181,7 +183,7 @@ public sealed class ImageSourceTests
         var gzBytes = File.ReadAllBytes(gz);
         gzBytes[4] ^= 0xFF; // gzip mtime field: still valid gzip, different digest
         File.WriteAllBytes(gz, gzBytes);
-        e = Assert.Throws<ZarFormatException>(() => LayerStack.Open($"docker-archive:{Pack(t, mobyStage, "moby2.tar")}"));
+        e = Assert.Throws<ZarFormatException>(() => SourceOpener.OpenStack($"docker-archive:{Pack(t, mobyStage, "moby2.tar")}"));
         Assert.Contains("blob: digest mismatch", e.Message);
     }
 
@@ -197,17 +199,23 @@ public sealed class ImageSourceTests
     [Fact]
     public void ReferencesParseLikeSkopeo()
     {
-        Assert.Equal(new ImageReference("docker-archive", "/x/a.tar", "localhost:5000/a/b:1"), ImageReference.Parse("docker-archive:/x/a.tar:localhost:5000/a/b:1"));
-        Assert.Equal(new ImageReference("oci", "/x/layout", "v1.0"), ImageReference.Parse("oci:/x/layout:v1.0"));
-        Assert.Equal(new ImageReference("oci-archive", "a.tar", null), ImageReference.Parse("oci-archive:a.tar"));
-        Assert.Equal(new ImageReference("dir", "/srv/root:x", null), ImageReference.Parse("dir:/srv/root:x"));
-        Assert.Equal(new ImageReference("tar", "l.tar.gz", null), ImageReference.Parse("tar:l.tar.gz"));
-        Assert.Contains("unknown transport 'ftp'", Assert.Throws<ZarException>(() => ImageReference.Parse("ftp:x")).Message);
-        Assert.Throws<ZarNotFoundException>(() => ImageReference.Parse("/no/such/path"));
+        Assert.Equal(new SourceSpec(SourceKind.DockerArchive, "/x/a.tar", "localhost:5000/a/b:1"), SourceSpec.Parse("docker-archive:/x/a.tar:localhost:5000/a/b:1"));
+        Assert.Equal(new SourceSpec(SourceKind.OciLayout, "/x/layout", "v1.0"), SourceSpec.Parse("oci:/x/layout:v1.0"));
+        Assert.Equal(new SourceSpec(SourceKind.OciArchive, "a.tar", null), SourceSpec.Parse("oci-archive:a.tar"));
+        Assert.Equal(new SourceSpec(SourceKind.Directory, "/srv/root:x", null), SourceSpec.Parse("dir:/srv/root:x"));
+        Assert.Equal(new SourceSpec(SourceKind.LayerTar, "l.tar.gz", null), SourceSpec.Parse("tar:l.tar.gz"));
+        Assert.Contains("unknown transport 'ftp'", Assert.Throws<ZarException>(() => SourceSpec.Parse("ftp:x")).Message);
+        Assert.Throws<ZarNotFoundException>(() => SourceSpec.Parse("/no/such/path"));
 
         IImageSource? opened = null;
-        ImageSources.RegisterTransport("zartest", (rest, _) => { Assert.Equal("host:5000/a/b:1", rest); return opened = new FileLayersSource(Array.Empty<string>()); });
-        using (var s = ImageSources.OpenSource("zartest://host:5000/a/b:1")) Assert.Same(opened, s);
+        var options = new OpenOptions
+        {
+            Transports = new Dictionary<string, Func<string, OpenOptions, IImageSource>>
+            {
+                ["zartest"] = (rest, _) => { Assert.Equal("host:5000/a/b:1", rest); return opened = new FileLayersSource(Array.Empty<string>()); },
+            },
+        };
+        using (var s = SourceOpener.OpenImage("zartest://host:5000/a/b:1", options)) Assert.Same(opened, s);
     }
 
     [Fact]
@@ -218,16 +226,16 @@ public sealed class ImageSourceTests
         File.WriteAllBytes(t["layer.tgz"], Compress.Apply(tar, Compression.Gzip));
         File.WriteAllBytes(t["layer.tar"], tar);
         using var reference = Reference(t, new[] { tar });
-        using (var fs = ImageSources.OpenFileSystem($"tar:{t["layer.tgz"]}")) TreeAssert.Equal(reference.Merged, fs);
-        using (var fs = ImageSources.OpenFileSystem(t["layer.tar"])) TreeAssert.Equal(reference.Merged, fs); // detected as a layer
+        using (var fs = SourceOpener.OpenFileSystem($"tar:{t["layer.tgz"]}")) TreeAssert.Equal(reference.Merged, fs);
+        using (var fs = SourceOpener.OpenFileSystem(t["layer.tar"])) TreeAssert.Equal(reference.Merged, fs); // detected as a layer
         Directory.CreateDirectory(t["tree"]);
         File.WriteAllText(Path.Combine(t["tree"], "f"), "x");
-        using (var fs = ImageSources.OpenFileSystem($"dir:{t["tree"]}"))
+        using (var fs = SourceOpener.OpenFileSystem($"dir:{t["tree"]}"))
         {
             Assert.IsType<HostDirectory>(fs);
             Assert.NotNull(fs.Lookup("f"));
         }
-        Assert.Contains("plain directory", Assert.Throws<ZarException>(() => ImageSources.OpenSource($"dir:{t["tree"]}")).Message);
+        Assert.Contains("plain directory", Assert.Throws<ZarException>(() => SourceOpener.OpenImage($"dir:{t["tree"]}")).Message);
     }
 
     [Fact]
@@ -244,12 +252,12 @@ public sealed class ImageSourceTests
             new Dictionary<string, object> { ["mediaType"] = "application/vnd.example.unknown", ["digest"] = Sha(m2), ["size"] = m2.Length },
         });
         var archive = Pack(t, stage, "two.tar");
-        var e = Assert.Throws<ZarException>(() => ImageSources.OpenSource($"oci-archive:{archive}"));
+        var e = Assert.Throws<ZarException>(() => SourceOpener.OpenImage($"oci-archive:{archive}"));
         Assert.Contains("one, two", e.Message);
-        using var s = LayerStack.Open($"oci-archive:{archive}:two");
+        using var s = SourceOpener.OpenStack($"oci-archive:{archive}:two");
         Assert.Equal("2", Encoding.UTF8.GetString(s.Merged.ReadAllBytes(s.Merged.Stat("two"))));
-        Assert.Throws<ZarNotFoundException>(() => ImageSources.OpenSource($"oci-archive:{archive}:three"));
-        Assert.Contains("not a docker save archive", Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"docker-archive:{Pack(t, t["stage"] + "/blobs", "blobs-only.tar")}")).Message);
+        Assert.Throws<ZarNotFoundException>(() => SourceOpener.OpenImage($"oci-archive:{archive}:three"));
+        Assert.Contains("not a docker save archive", Assert.Throws<ZarFormatException>(() => SourceOpener.OpenImage($"docker-archive:{Pack(t, t["stage"] + "/blobs", "blobs-only.tar")}")).Message);
     }
     [Fact]
     public void MalformedInputsFailWithOneLineErrors()
@@ -259,16 +267,16 @@ public sealed class ImageSourceTests
         var errors = new List<Exception>();
 
         File.WriteAllBytes(t["junk.tar"], Enumerable.Range(0, 4096).Select(i => (byte)(i * 7)).ToArray());
-        errors.Add(Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"docker-archive:{t["junk.tar"]}")));
+        errors.Add(Assert.Throws<ZarFormatException>(() => SourceOpener.OpenImage($"docker-archive:{t["junk.tar"]}")));
 
         var stage = t["badjson"];
         Directory.CreateDirectory(stage);
         File.WriteAllText(Path.Combine(stage, "manifest.json"), "[{\"Config\": ");
-        errors.Add(Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"docker-archive:{Pack(t, stage, "badjson.tar")}")));
+        errors.Add(Assert.Throws<ZarFormatException>(() => SourceOpener.OpenImage($"docker-archive:{Pack(t, stage, "badjson.tar")}")));
         Assert.Contains("manifest.json", errors[^1].Message);
 
         File.WriteAllText(Path.Combine(stage, "manifest.json"), "[{\"Config\":\"../../etc/passwd\",\"Layers\":[]}]");
-        errors.Add(Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"docker-archive:{Pack(t, stage, "escape.tar")}")));
+        errors.Add(Assert.Throws<ZarFormatException>(() => SourceOpener.OpenImage($"docker-archive:{Pack(t, stage, "escape.tar")}")));
         Assert.Contains("leaves the archive", errors[^1].Message);
 
         // A layer blob missing from an OCI layout.
@@ -277,17 +285,17 @@ public sealed class ImageSourceTests
         var gz = Directory.GetFiles(Path.Combine(layout, "blobs", "sha256")).First(f => File.ReadAllBytes(f) is [0x1F, 0x8B, ..]);
         var gzBytes = File.ReadAllBytes(gz);
         File.Delete(gz);
-        errors.Add(Assert.Throws<ZarNotFoundException>(() => ImageSources.OpenSource($"oci:{layout}")));
+        errors.Add(Assert.Throws<ZarNotFoundException>(() => SourceOpener.OpenImage($"oci:{layout}")));
         Assert.Contains("not in the layout", errors[^1].Message);
 
         // A truncated gzip layer (verification off, so the decompressor is what notices).
         File.WriteAllBytes(gz, gzBytes[..(gzBytes.Length / 2)]);
-        errors.Add(Assert.Throws<ZarFormatException>(() => LayerStack.Open($"oci:{layout}", options: new LayerStackOptions { Verify = false })));
+        errors.Add(Assert.Throws<ZarFormatException>(() => SourceOpener.OpenStack($"oci:{layout}", new OpenOptions { Stack = new LayerStackOptions { Verify = false } })));
         Assert.Matches(@"layer \d/3 \(sha256:", errors[^1].Message);
         Assert.Contains("truncated", errors[^1].Message); // .NET gzip ends quietly at a cut; the tar reader notices
 
         // A directory without oci-layout given as oci:.
-        errors.Add(Assert.Throws<ZarFormatException>(() => ImageSources.OpenSource($"oci:{stage}")));
+        errors.Add(Assert.Throws<ZarFormatException>(() => SourceOpener.OpenImage($"oci:{stage}")));
         Assert.Contains("oci-layout", errors[^1].Message);
 
         foreach (var e in errors) Assert.DoesNotContain("\n", e.Message);

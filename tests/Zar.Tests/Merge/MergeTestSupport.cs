@@ -6,6 +6,7 @@ using Zar.Native;
 using Zar.Sources.Images;
 using Zar.Tests.Support;
 using SysTarEntry = System.Formats.Tar.TarEntry;
+using Zar.Oci;
 
 namespace Zar.Tests.Merge;
 
@@ -128,7 +129,7 @@ public static class Compress
 public sealed class FileLayersSource(IReadOnlyList<string> layerFiles) : IImageSource
 {
     public string Description => "test layers";
-    public ImageConfiguration Config { get; } = ImageConfiguration.Empty();
+    public ImageConfig Config { get; } = ImageConfig.Empty();
     public IReadOnlyList<ImageLayer> Layers { get; } = layerFiles.Select((f, i) =>
         new ImageLayer(null, "application/vnd.oci.image.layer.v1.tar", new FileInfo(f).Length, null, $"layer {i + 1}", () => File.OpenRead(f))).ToList();
     public string? ManifestDigest => null;

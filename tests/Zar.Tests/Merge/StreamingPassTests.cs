@@ -3,6 +3,7 @@ using Zar.Model;
 using Zar.Sources.Images;
 using Zar.Sources.Layers;
 using Zar.Tests.Support;
+using Zar.Oci;
 
 namespace Zar.Tests.Merge;
 
@@ -13,7 +14,7 @@ public sealed class StreamingPassTests
     {
         public int[] Opens = new int[files.Count];
         public string Description => "counting";
-        public ImageConfiguration Config { get; } = ImageConfiguration.Empty();
+        public ImageConfig Config { get; } = ImageConfig.Empty();
         public IReadOnlyList<ImageLayer> Layers => files.Select((f, i) => new ImageLayer(null, "x", -1, null, $"layer {i + 1}", () =>
         {
             Opens[i]++;

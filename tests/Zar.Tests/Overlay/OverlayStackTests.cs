@@ -95,4 +95,25 @@ public sealed class OverlayStackTests
         using var stacked = new OverlayFileSystem(layers, ownsLayers: true);
         TreeAssert.Equal(stack.Merged, stacked, compareRoot: false);
     }
+
+    [Fact]
+    public void StackSpecsOpenInEveryCommand()
+    {
+        Tools.RequireRoot();
+        using var t = new TempDir();
+        using var stack = Layers(t);
+        Converter.PerLayer(stack, t["zar"], ImageFormat.Zar);
+        var files = Converter.PerLayer(stack, t["erofs"], ImageFormat.Erofs);
+        using (var fromFolder = global::Zar.Sources.SourceOpener.OpenFileSystem($"stack:{t["zar"]}"))
+            TreeAssert.Equal(stack.Merged, fromFolder);
+        using (var fromList = global::Zar.Sources.SourceOpener.OpenFileSystem("stack:" + string.Join(',', files.Select(f => f.Path))))
+            TreeAssert.Equal(stack.Merged, fromList);
+        // The CLI takes the same specs: diff of the two stacks finds nothing, ls lists through the overlay.
+        var diff = ZarCli.Run("diff", $"stack:{t["zar"]}", $"stack:{t["erofs"]}", "--ignore-overlay-xattrs");
+        Assert.True(diff.Code == 0, diff.Out + diff.Err);
+        Assert.Equal("again\n", ZarCli.Run("ls", $"stack:{t["zar"]}", "/dirfile").Out);
+        var bad = ZarCli.Run("ls", $"stack:{t["noise"]}");
+        Assert.Equal(2, bad.Code);
+        Assert.Single(bad.Err.Trim().Split('\n'));
+    }
 }

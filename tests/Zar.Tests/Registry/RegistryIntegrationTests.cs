@@ -6,6 +6,8 @@ using Zar.Model;
 using Zar.Sources.Images;
 using Zar.Sources.Registry;
 using Zar.Tests.Support;
+using Zar.Oci;
+using Zar.Blobs;
 
 namespace Zar.Tests.Registry;
 
@@ -47,7 +49,7 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         Assert.Equal(img.Config, resolved.ConfigBytes);
         Assert.Equal(img.Layers.Select(l => l.Descriptor.Digest), resolved.Layers.Select(l => l.Digest));
         using var cacheDir = new TempDir();
-        var cache = new BlobCache(cacheDir.Path);
+        var cache = DirectoryBlobStore.Create(cacheDir.Path);
         var paths = await client.PullBlobsAsync(r.Repository, resolved.Layers, cache, maxParallel: 3, progress: null, ct: Ct);
         foreach (var (d, bytes) in img.Layers) Assert.Equal(bytes, File.ReadAllBytes(paths[d.Digest]));
     }
@@ -102,7 +104,7 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         Assert.Equal(new[] { "linux", "amd64" }, new[] { resolved.Config.Os, resolved.Config.Architecture });
         Assert.Equal(img.Layers.Select(l => l.Descriptor.Digest), resolved.Layers.Select(l => l.Digest));
         using var cacheDir = new TempDir();
-        var paths = await client.PullBlobsAsync($"skopeo/{format}", resolved.Layers, new BlobCache(cacheDir.Path), 2, null, Ct);
+        var paths = await client.PullBlobsAsync($"skopeo/{format}", resolved.Layers, DirectoryBlobStore.Create(cacheDir.Path), 2, null, Ct);
         foreach (var (d, bytes) in img.Layers) Assert.Equal(bytes, File.ReadAllBytes(paths[d.Digest]));
 
         // By digest: the bytes are checked against it.
@@ -123,22 +125,22 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         foreach (var (img, i) in new[] { amd, arm64, armv7, noPlatform, attestation }.Select((x, i) => (x, i)))
             await img.PushAsync(client, "multi/app", "part" + i);
 
-        Descriptor Entry(TestImage img, PlatformJson? p, Dictionary<string, string>? ann = null) =>
+        Descriptor Entry(TestImage img, Platform? p, Dictionary<string, string>? ann = null) =>
             new(img.ManifestMediaType, img.ManifestDigest, img.Manifest.Length) { Platform = p, Annotations = ann };
-        var index = RegistryJson.Serialize(new ImageIndex
+        var index = new ImageIndex
         {
             MediaType = MediaTypes.OciIndex,
             Manifests =
             [
-                Entry(attestation, new PlatformJson { Os = "unknown", Architecture = "unknown" },
+                Entry(attestation, new Platform("unknown", "unknown"),
                     new() { ["vnd.docker.reference.type"] = "attestation-manifest" }),
-                Entry(amd, new PlatformJson { Os = "linux", Architecture = "amd64" }),
-                Entry(arm64, new PlatformJson { Os = "linux", Architecture = "arm64", Variant = "v8" }),
-                Entry(armv7, new PlatformJson { Os = "linux", Architecture = "arm", Variant = "v7" }),
+                Entry(amd, new Platform("linux", "amd64")),
+                Entry(arm64, new Platform("linux", "arm64", "v8")),
+                Entry(armv7, new Platform("linux", "arm", "v7")),
                 Entry(noPlatform, null),
                 new Descriptor("application/vnd.example.unknown+json", amd.ManifestDigest, amd.Manifest.Length),
             ],
-        });
+        }.ToJson();
         var indexDigest = await client.PutManifestAsync("multi/app", "latest", index, MediaTypes.OciIndex, Ct);
         var r = RegistryReference.Parse($"docker://{reg.Host}/multi/app");
 
@@ -164,11 +166,11 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         await Assert.ThrowsAsync<ZarNotFoundException>(() => client.ResolveImageAsync(r, Platform.Parse("linux/arm/v6"), Ct));
 
         // Nested: an index whose entry is another index (buildx-style); selection recurses.
-        var outer = RegistryJson.Serialize(new ImageIndex
+        var outer = new ImageIndex
         {
             MediaType = MediaTypes.OciIndex,
             Manifests = [new Descriptor(MediaTypes.OciIndex, indexDigest, index.Length)],
-        });
+        }.ToJson();
         var outerDigest = await client.PutManifestAsync("multi/app", "nested", outer, MediaTypes.OciIndex, Ct);
         var nested = await client.ResolveImageAsync(RegistryReference.Parse($"docker://{reg.Host}/multi/app:nested"), Platform.Parse("linux/arm64"), Ct);
         Assert.Equal(arm64.ManifestDigest, nested.Manifest.Digest);
@@ -200,15 +202,15 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         var d2 = TestImage.Create(22, "linux", "arm64", docker: true, layers: 1);
         await d1.PushAsync(client, "dlist/app", "a");
         await d2.PushAsync(client, "dlist/app", "b");
-        var list = RegistryJson.Serialize(new ImageIndex
+        var list = new ImageIndex
         {
             MediaType = MediaTypes.DockerManifestList,
             Manifests =
             [
-                new(d1.ManifestMediaType, d1.ManifestDigest, d1.Manifest.Length) { Platform = new() { Os = "linux", Architecture = "amd64" } },
-                new(d2.ManifestMediaType, d2.ManifestDigest, d2.Manifest.Length) { Platform = new() { Os = "linux", Architecture = "arm64" } },
+                new(d1.ManifestMediaType, d1.ManifestDigest, d1.Manifest.Length) { Platform = new Platform("linux", "amd64") },
+                new(d2.ManifestMediaType, d2.ManifestDigest, d2.Manifest.Length) { Platform = new Platform("linux", "arm64") },
             ],
-        });
+        }.ToJson();
         await client.PutManifestAsync("dlist/app", "latest", list, MediaTypes.DockerManifestList, Ct);
         var top = await client.GetManifestAsync("dlist/app", "latest", Ct);
         Assert.Equal(MediaTypes.DockerManifestList, top.MediaType);
@@ -262,7 +264,7 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         File.WriteAllBytes(stored, bytes);
 
         using var cacheDir = new TempDir();
-        var cache = new BlobCache(cacheDir.Path);
+        var cache = DirectoryBlobStore.Create(cacheDir.Path);
         var e = await Assert.ThrowsAsync<ZarFormatException>(() => client.EnsureBlobAsync("corrupt/app", layer.Descriptor, cache, null, Ct));
         Assert.Contains(layer.Descriptor.Digest, e.Message);
         Assert.Contains("does not match its digest", e.Message);
@@ -278,9 +280,9 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         var img = TestImage.Create(41, layers: 2, fileSize: 20000);
         await img.PushAsync(client, "cache/app", "v");
         using var cacheDir = new TempDir();
-        var cache = new BlobCache(cacheDir.Path);
+        var cache = DirectoryBlobStore.Create(cacheDir.Path);
         var progress = new List<BlobProgress>();
-        var paths = await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), cache, 2, new SyncProgress(progress), Ct);
+        var paths = await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), cache, 2, new RecordingProgress<BlobProgress>(progress), Ct);
         Assert.Equal(Path.Combine(cacheDir.Path, "blobs/sha256", Digest.Encoded(img.Layers[0].Descriptor.Digest)), paths[img.Layers[0].Descriptor.Digest]);
         Assert.Contains(progress, p => p.Completed && !p.FromCache && p.Digest == img.Layers[1].Descriptor.Digest);
 
@@ -290,22 +292,17 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         b[100] ^= 1;
         File.WriteAllBytes(path0, b);
         File.WriteAllBytes(paths[img.Layers[1].Descriptor.Digest], new byte[10]);
-        var fresh = new BlobCache(cacheDir.Path);
+        var fresh = DirectoryBlobStore.Create(cacheDir.Path);
         Assert.False(fresh.TryGetVerified(img.Layers[0].Descriptor.Digest, img.Layers[0].Descriptor.Size, out _));
         Assert.False(File.Exists(path0));
         progress.Clear();
-        paths = await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), fresh, 2, new SyncProgress(progress), Ct);
+        paths = await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), fresh, 2, new RecordingProgress<BlobProgress>(progress), Ct);
         foreach (var (d, bytes) in img.Layers) Assert.Equal(bytes, File.ReadAllBytes(paths[d.Digest]));
         Assert.DoesNotContain(progress, p => p.FromCache);
         progress.Clear();
-        await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), fresh, 2, new SyncProgress(progress), Ct);
+        await client.PullBlobsAsync("cache/app", img.Layers.Select(l => l.Descriptor), fresh, 2, new RecordingProgress<BlobProgress>(progress), Ct);
         Assert.All(progress, p => Assert.True(p.FromCache));
         Assert.Equal(2, progress.Count);
-    }
-
-    sealed class SyncProgress(List<BlobProgress> list) : IProgress<BlobProgress>
-    {
-        public void Report(BlobProgress value) { lock (list) list.Add(value); }
     }
 
     [Fact]
@@ -320,7 +317,7 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         using var proxy = new FlakyProxy(reg.Port, cuts: 2) { CutAfterBytes = 300_000 };
         using var client = new RegistryClient(proxy.Host, Opts());
         using var cacheDir = new TempDir();
-        var path = await client.EnsureBlobAsync("flaky/app", layer.Descriptor, new BlobCache(cacheDir.Path), null, Ct);
+        var path = await client.EnsureBlobAsync("flaky/app", layer.Descriptor, DirectoryBlobStore.Create(cacheDir.Path), null, Ct);
         Assert.Equal(layer.Bytes, File.ReadAllBytes(path));
         Assert.Equal(2, proxy.Cuts);
         Assert.Contains("Range: bytes=", proxy.RequestLog);
@@ -339,7 +336,7 @@ public class RegistryIntegrationTests(RegistryFixture fx)
         using var patient = new RegistryClient(stalling.Host, Opts() with { BodyIdleTimeout = TimeSpan.FromSeconds(1) });
         using var cacheDir2 = new TempDir();
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        Assert.Equal(layer.Bytes, File.ReadAllBytes(await patient.EnsureBlobAsync("flaky/app", layer.Descriptor, new BlobCache(cacheDir2.Path), null, Ct)));
+        Assert.Equal(layer.Bytes, File.ReadAllBytes(await patient.EnsureBlobAsync("flaky/app", layer.Descriptor, DirectoryBlobStore.Create(cacheDir2.Path), null, Ct)));
         Assert.Equal(1, stalling.Cuts);
         Assert.InRange(sw.Elapsed.TotalSeconds, 0.9, 30);
     }
@@ -364,30 +361,28 @@ public class RegistryIntegrationTests(RegistryFixture fx)
     }
 
     [Fact]
-    public async Task Random_Access_Stream_Reads_Match_The_Blob()
+    public async Task Random_Access_Blob_Reads_Match_The_Blob()
     {
         var reg = fx.Plain;
         using var client = new RegistryClient(reg.Host, Opts());
         var img = TestImage.Create(61, layers: 1, fileSize: 100_000);
         await img.PushAsync(client, "random/app", "v");
         var (d, bytes) = img.Layers[0];
-        using var s = await client.OpenBlobRandomAccessAsync("random/app", d.Digest, null, blockSize: 16384, Ct);
-        Assert.Equal(bytes.Length, s.Length);
+        var blob = await client.OpenRandomAccessBlobAsync("random/app", d.Digest, null, Ct);
+        Assert.Equal(bytes.Length, blob.Length);
         var rnd = new Random(5);
         for (int i = 0; i < 50; i++)
         {
             long off = rnd.NextInt64(0, bytes.Length);
             var buf = new byte[rnd.Next(1, 40000)];
-            s.Position = off;
-            int n = s.ReadAtLeast(buf, buf.Length, throwOnEndOfStream: false);
+            int n = blob.ReadAt(off, buf);
             Assert.Equal((int)Math.Min(buf.Length, bytes.Length - off), n);
             Assert.Equal(bytes.AsSpan((int)off, n).ToArray(), buf[..n]);
         }
-        s.Position = 0;
-        var all = new MemoryStream();
-        s.CopyTo(all);
-        Assert.Equal(bytes, all.ToArray());
-        await Assert.ThrowsAsync<RegistryNotFoundException>(() => client.OpenBlobRandomAccessAsync("random/app", Digest.Sha256([1]), null, 4096, Ct));
+        var all = new byte[bytes.Length];
+        blob.ReadExactlyAt(0, all);
+        Assert.Equal(bytes, all);
+        await Assert.ThrowsAsync<RegistryNotFoundException>(() => client.OpenRandomAccessBlobAsync("random/app", Digest.Sha256([1]), null, Ct));
     }
 
     sealed class RangeStrippingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
@@ -471,7 +466,7 @@ public class RegistryIntegrationTests(RegistryFixture fx)
             Assert.Equal("bytes=100-199", cdn.Range);
             Assert.Contains(h2.Seen, s => s.Uri.Host == "127.0.0.1" && s.Authorization != null && s.Authorization.StartsWith("Basic "));
             using var cacheDir = new TempDir();
-            Assert.Equal(bytes, File.ReadAllBytes(await client.EnsureBlobAsync("redir/app", d, new BlobCache(cacheDir.Path), null, Ct)));
+            Assert.Equal(bytes, File.ReadAllBytes(await client.EnsureBlobAsync("redir/app", d, DirectoryBlobStore.Create(cacheDir.Path), null, Ct)));
         }
     }
 
@@ -569,7 +564,7 @@ public class RegistryAuthFlowTests(RegistryFixture fx)
             var resolved = await client.ResolveImageAsync(RegistryReference.Parse($"docker://{reg.Host}/jwt/app:v"), null, Ct);
             Assert.Equal(img.Config, resolved.ConfigBytes);
             using var cacheDir = new TempDir();
-            var paths = await client.PullBlobsAsync("jwt/app", resolved.Layers, new BlobCache(cacheDir.Path), 2, null, Ct);
+            var paths = await client.PullBlobsAsync("jwt/app", resolved.Layers, DirectoryBlobStore.Create(cacheDir.Path), 2, null, Ct);
             foreach (var (d, bytes) in img.Layers) Assert.Equal(bytes, File.ReadAllBytes(paths[d.Digest]));
         }
         // The registry checks the signed grant: without "push" in the token, uploads are refused.
@@ -665,10 +660,10 @@ public class RegistryPullTests(RegistryFixture fx)
         await a.PushAsync(client, "pull/app", "a");
         await b.PushAsync(client, "pull/app", "b");
         using var dir = new TempDir();
-        var cache = new BlobCache(dir["cache"]);
+        var cache = DirectoryBlobStore.Create(dir["cache"]);
         var progress = new List<BlobProgress>();
         var pa = await client.PullImageAsync(RegistryReference.Parse($"docker://{reg.Host}/pull/app:a"), cache, Platform.Parse("linux/amd64"), 2,
-            new Progress(progress), Ct);
+            new RecordingProgress<BlobProgress>(progress), Ct);
         var pb = await client.PullImageAsync(RegistryReference.Parse($"docker://{reg.Host}/pull/app:b"), cache, null, 2, null, Ct);
         Assert.Equal(a.Manifest, File.ReadAllBytes(pa.ManifestPath));
         Assert.Equal(a.Config, File.ReadAllBytes(pa.ConfigPath));
@@ -678,7 +673,7 @@ public class RegistryPullTests(RegistryFixture fx)
 
         // Re-pulling "a" replaces its index entry instead of adding another.
         await client.PullImageAsync(RegistryReference.Parse($"docker://{reg.Host}/pull/app:a"), cache, null, 2, null, Ct);
-        var index = RegistryJson.Parse<ImageIndex>(File.ReadAllBytes(Path.Combine(cache.Root, "index.json")), "index");
+        var index = ImageIndex.Parse(File.ReadAllBytes(Path.Combine(cache.Root, "index.json")), "index");
         Assert.Equal(2, index.Manifests!.Count);
 
         foreach (var (pulled, img) in new[] { (pa, a), (pb, b) })
@@ -705,7 +700,7 @@ public class RegistryPullTests(RegistryFixture fx)
         using var src = new RegistryClient(from.Host, new RegistryClientOptions { UseAuthFiles = false });
         await img.PushAsync(src, "copy/src", "v1");
         using var dir = new TempDir();
-        var pulled = await src.PullImageAsync(RegistryReference.Parse($"docker://{from.Host}/copy/src:v1"), new BlobCache(dir["cache"]), null, 3, null, Ct);
+        var pulled = await src.PullImageAsync(RegistryReference.Parse($"docker://{from.Host}/copy/src:v1"), DirectoryBlobStore.Create(dir["cache"]), null, 3, null, Ct);
         using var dst = new RegistryClient(to.Host, new RegistryClientOptions { UseAuthFiles = false, Credential = new(RegistryFixture.User, RegistryFixture.Password) });
         var digest = await dst.PushImageAsync(RegistryReference.Parse($"docker://{to.Host}/copy/dst:v2"), pulled, 3, null, Ct);
         Assert.Equal(img.ManifestDigest, digest);
@@ -718,10 +713,5 @@ public class RegistryPullTests(RegistryFixture fx)
             $"docker://{to.Host}/copy/dst:v2", $"dir:{dir["out"]}" });
         Assert.True(r.Code == 0, r.Err);
         foreach (var (d, bytes) in img.Blobs) Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(dir["out"], Digest.Encoded(d.Digest))));
-    }
-
-    sealed class Progress(List<BlobProgress> list) : IProgress<BlobProgress>
-    {
-        public void Report(BlobProgress value) { lock (list) list.Add(value); }
     }
 }

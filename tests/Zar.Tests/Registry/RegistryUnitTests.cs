@@ -3,6 +3,7 @@ using Zar.Model;
 using Zar.Sources.Images;
 using Zar.Sources.Registry;
 using Zar.Tests.Support;
+using Zar.Oci;
 
 namespace Zar.Tests.Registry;
 
@@ -217,11 +218,11 @@ public class RegistryAuthTests
     [Fact]
     public void Manifest_Kind_Detected_Without_MediaType()
     {
-        Assert.Equal(MediaTypes.OciIndex, RegistryJson.DetectManifestMediaType(Encoding.UTF8.GetBytes("{\"schemaVersion\":2,\"manifests\":[]}"), null, "x"));
-        Assert.Equal(MediaTypes.OciManifest, RegistryJson.DetectManifestMediaType(Encoding.UTF8.GetBytes("{\"schemaVersion\":2,\"config\":{},\"layers\":[]}"), "application/json", "x"));
-        Assert.Equal(MediaTypes.DockerManifestList, RegistryJson.DetectManifestMediaType(Encoding.UTF8.GetBytes("{\"schemaVersion\":2,\"manifests\":[]}"), MediaTypes.DockerManifestList + "; charset=utf-8", "x"));
-        Assert.Throws<ZarNotSupportedException>(() => RegistryJson.DetectManifestMediaType(Encoding.UTF8.GetBytes("{\"schemaVersion\":1,\"fsLayers\":[]}"), null, "x"));
-        Assert.Throws<ZarFormatException>(() => RegistryJson.DetectManifestMediaType(Encoding.UTF8.GetBytes("[1]"), null, "x"));
+        Assert.Equal(MediaTypes.OciIndex, ManifestDocument.DetectMediaType(Encoding.UTF8.GetBytes("{\"schemaVersion\":2,\"manifests\":[]}"), null, "x"));
+        Assert.Equal(MediaTypes.OciManifest, ManifestDocument.DetectMediaType(Encoding.UTF8.GetBytes("{\"schemaVersion\":2,\"config\":{},\"layers\":[]}"), "application/json", "x"));
+        Assert.Equal(MediaTypes.DockerManifestList, ManifestDocument.DetectMediaType(Encoding.UTF8.GetBytes("{\"schemaVersion\":2,\"manifests\":[]}"), MediaTypes.DockerManifestList + "; charset=utf-8", "x"));
+        Assert.Throws<ZarNotSupportedException>(() => ManifestDocument.DetectMediaType(Encoding.UTF8.GetBytes("{\"schemaVersion\":1,\"fsLayers\":[]}"), null, "x"));
+        Assert.Throws<ZarFormatException>(() => ManifestDocument.DetectMediaType(Encoding.UTF8.GetBytes("[1]"), null, "x"));
     }
 
     [Fact]

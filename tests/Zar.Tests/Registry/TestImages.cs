@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Zar.Sources.Registry;
+using Zar.Oci;
 
 namespace Zar.Tests.Registry;
 
@@ -67,12 +68,12 @@ public sealed class TestImage
         }.Where(kv => kv.Value != null).ToDictionary());
         var configDesc = new Descriptor(docker ? MediaTypes.DockerConfig : MediaTypes.OciConfig, Digest.Sha256(config), config.Length);
         string mt = docker ? MediaTypes.DockerManifest : MediaTypes.OciManifest;
-        var manifest = RegistryJson.Serialize(new ImageManifest
+        var manifest = new ImageManifest
         {
             MediaType = omitMediaType ? null : mt,
             Config = configDesc,
             Layers = layerList.Select(l => l.Item1).ToList(),
-        });
+        }.ToJson();
         return new TestImage { Layers = layerList, ConfigDescriptor = configDesc, Config = config, Manifest = manifest, ManifestMediaType = mt };
     }
 
@@ -93,8 +94,8 @@ public sealed class TestImage
         {
             MediaType = MediaTypes.OciIndex,
             Manifests = [new Descriptor(ManifestMediaType, ManifestDigest, Manifest.Length)
-                { Annotations = new() { ["org.opencontainers.image.ref.name"] = tag } }],
+                { Annotations = new Dictionary<string, string> { ["org.opencontainers.image.ref.name"] = tag } }],
         };
-        File.WriteAllBytes(Path.Combine(dir, "index.json"), RegistryJson.Serialize(index));
+        File.WriteAllBytes(Path.Combine(dir, "index.json"), index.ToJson());
     }
 }

@@ -74,7 +74,7 @@ public sealed class MemoryFileSystem : IReadOnlyFileSystem
     public FileData GetData(Entry file)
     {
         var data = _data[file];
-        var blob = new Zar.IO.Blobs.MemoryBlob(data, file.Path);
+        var blob = new Zar.Blobs.MemoryBlob(data, file.Path);
         if (!_extents.TryGetValue(file, out var extents)) return FileData.Contiguous(data.Length, blob, 0);
         return new FileData(data.Length, extents.Select(x => new FileSegment(x.Offset, x.Length, blob, x.Offset)));
     }

@@ -17,6 +17,18 @@ public static class Tools
         return null!;
     }
 
+    /// <summary>The Debian corpus image (scripts/corpus.sh builds it): its directory, or a failure in CI and a skip elsewhere.</summary>
+    public static string RequireCorpus(string relative = "debian-oci")
+    {
+        var root = Environment.GetEnvironmentVariable("ZAR_CORPUS") ?? "/var/tmp/zar-corpus";
+        var path = Path.Combine(root, relative);
+        if (File.Exists(Path.Combine(root, "MANIFEST.txt")) && (Directory.Exists(path) || File.Exists(path))) return path;
+        var msg = $"{path} not present (scripts/corpus.sh builds it)";
+        if (InCI) Assert.Fail(msg);
+        Assert.Skip(msg);
+        return null!;
+    }
+
     public static void RequireRoot()
     {
         if (Environment.UserName == "root") return;

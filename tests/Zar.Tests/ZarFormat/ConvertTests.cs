@@ -6,6 +6,7 @@ using Zar.Sources.Images;
 using Zar.Tests.Images;
 using Zar.Tests.Merge;
 using Zar.Tests.Support;
+using Zar.Sources;
 
 namespace Zar.Tests.ZarFormat;
 
@@ -28,7 +29,7 @@ public class ConvertTests
         var image = Layout(t);
         var r = ZarCli.Run("convert", image, "--format", format, "-o", t["flat." + format]);
         Assert.True(r.Code == 0, r.Err);
-        using var merged = ImageSources.OpenFileSystem(image);
+        using var merged = SourceOpener.OpenFileSystem(image);
         using var flat = format == "zar" ? (global::Zar.Model.IReadOnlyFileSystem)ZarImage.Open(t["flat.zar"]) : ErofsImage.Open(t["flat.erofs"]);
         Assert.Empty(Differ.Compare(merged, flat));
         // Image references work in every command.
@@ -44,7 +45,7 @@ public class ConvertTests
         var r = ZarCli.Run("convert", image, "--per-layer", t["layers"]);
         Assert.True(r.Code == 0, r.Err);
         var files = Directory.GetFiles(t["layers"]).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
-        using var stack = ImageSources.OpenStack(image);
+        using var stack = SourceOpener.OpenStack(image);
         Assert.Equal(stack.Layers.Select((l, i) => $"{i + 1:D2}-{l.DiffId![7..19]}.zar"), files);
         using var second = ZarImage.Open(Path.Combine(t["layers"], files[1]!));
         Assert.NotNull(second.Lookup("etc/.wh.hosts"));
@@ -79,7 +80,7 @@ public class ConvertTests
             mounts.Add(t["ovl"]);
             using var overlay = new HostDirectory(t["ovl"]);
             using var flatMount = new HostDirectory(t["flatm"]);
-            using var merged = ImageSources.OpenFileSystem(image);
+            using var merged = SourceOpener.OpenFileSystem(image);
             var options = new DiffOptions { IgnoreRootAttributes = true, IgnoreOverlayXattrs = true };
             Assert.Empty(Differ.Compare(flatMount, overlay, options).Select(d => d.ToString()));
             Assert.Empty(Differ.Compare(merged, overlay, options).Select(d => d.ToString()));

@@ -158,7 +158,7 @@ public class ZarFormatTests
             destination[..n].Fill(1);
             return n;
         }
-        public FileData GetData(Entry file) => FileData.Contiguous(file.Size, new Zar.IO.Blobs.MemoryBlob(new byte[file.Size]), 0);
+        public FileData GetData(Entry file) => FileData.Contiguous(file.Size, new Zar.Blobs.MemoryBlob(new byte[file.Size]), 0);
         public void Dispose() { }
     }
 }

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Zar.Sources.Images;
+using Zar.Oci;
 
 namespace Zar.Consumers.Cfs;
 
@@ -16,7 +16,7 @@ public static class CfsDockerfile
     static readonly JsonSerializerOptions ExecJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The Dockerfile text; values a Dockerfile cannot hold (newlines) become comments and are reported in <paramref name="warnings"/>.</summary>
-    public static string Build(IEnumerable<string> layerFiles, ImageConfiguration config, List<string>? warnings = null)
+    public static string Build(IEnumerable<string> layerFiles, ImageConfig config, List<string>? warnings = null)
     {
         var sb = new StringBuilder();
         sb.Append("FROM scratch\n");

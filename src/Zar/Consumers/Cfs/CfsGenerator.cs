@@ -1,11 +1,12 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Zar.Formats.Zar;
 using Zar.IO;
 using Zar.Model;
 using Zar.Overlay;
+using Zar.Oci;
+using Zar.Sources;
 using Zar.Sources.Images;
 using Zar.Sources.Layers;
 
@@ -14,9 +15,8 @@ namespace Zar.Consumers.Cfs;
 public sealed class CfsOptions
 {
     public ZarWriterOptions? Zar { get; init; }
-    /// <summary>Used when the generator opens the image itself (<see cref="CfsGenerator.Generate(string, string, CfsOptions?)"/>).</summary>
-    public ImageSourceOptions? Source { get; init; }
-    public LayerStackOptions? Stack { get; init; }
+    /// <summary>Used when the generator opens the image itself (platform, registry) and to scan layers (<see cref="OpenOptions.Stack"/>).</summary>
+    public OpenOptions? Open { get; init; }
     /// <summary>Receives one line per layer written.</summary>
     public Action<string>? Log { get; init; }
 }
@@ -46,7 +46,7 @@ public sealed class CfsResult
 {
     public required string Directory { get; init; }
     public required IReadOnlyList<CfsLayer> Layers { get; init; }
-    public required ImageConfiguration SourceConfig { get; init; }
+    public required ImageConfig SourceConfig { get; init; }
     public required string SourceDescription { get; init; }
     public string? SourceManifestDigest { get; init; }
     /// <summary>Modification time of the zar files inside the CFS image's layer tars (the source's created time, or 0).</summary>
@@ -74,18 +74,18 @@ public static partial class CfsGenerator
     [GeneratedRegex("^[0-9]{2,}-([0-9a-f]{12}|pending)\\.zar$")]
     private static partial Regex LayerFilePattern();
 
-    /// <summary>Opens an image reference (any transport <see cref="ImageSources"/> knows) and generates from it.</summary>
+    /// <summary>Opens an image reference (any spec <see cref="SourceOpener"/> opens as a stack) and generates from it.</summary>
     public static CfsResult Generate(string imageReference, string destDir, CfsOptions? options = null)
     {
         options ??= new CfsOptions();
-        using var stack = LayerStack.Open(imageReference, options.Source, options.Stack);
+        using var stack = SourceOpener.OpenStack(imageReference, options.Open);
         return Generate(stack, destDir, options);
     }
 
     public static CfsResult Generate(IImageSource source, string destDir, CfsOptions? options = null)
     {
         options ??= new CfsOptions();
-        using var stack = LayerStack.Open(source, options.Stack);
+        using var stack = LayerStack.Open(source, options.Open?.Stack);
         return Generate(stack, destDir, options);
     }
 
@@ -170,8 +170,8 @@ public static partial class CfsGenerator
         zar.Flush();
         long size = zar.Length;
         zar.Position = 0;
-        using var zarHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var tarHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var zarHash = Digest.CreateSha256Hasher();
+        using var tarHash = Digest.CreateSha256Hasher();
         if (tarMemberName != null) tarHash.AppendData(SingleFileTar.Header(tarMemberName, size, mtime));
         var buf = new byte[1 << 20];
         int n;
@@ -184,9 +184,9 @@ public static partial class CfsGenerator
         if (tarMemberName != null)
         {
             tarHash.AppendData(new byte[SingleFileTar.ArchiveSize(size) - SingleFileTar.BlockSize - size]);
-            tarDigest = "sha256:" + Convert.ToHexStringLower(tarHash.GetHashAndReset());
+            tarDigest = Digest.Finish(tarHash);
         }
-        return ("sha256:" + Convert.ToHexStringLower(zarHash.GetHashAndReset()), size, tarDigest);
+        return (Digest.Finish(zarHash), size, tarDigest);
     }
 
     internal static void WriteAtomic(string path, byte[] bytes)

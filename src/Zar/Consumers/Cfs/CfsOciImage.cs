@@ -1,7 +1,6 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using Zar.IO;
+using Zar.Blobs;
 using Zar.Model;
+using Zar.Oci;
 using Zar.Sources.Registry;
 
 namespace Zar.Consumers.Cfs;
@@ -14,83 +13,38 @@ namespace Zar.Consumers.Cfs;
 /// </summary>
 public sealed class CfsOciImage
 {
-    public const string RefNameAnnotation = "org.opencontainers.image.ref.name";
+    public const string RefNameAnnotation = Descriptor.RefNameAnnotation;
 
     public required CfsResult Result { get; init; }
     public required byte[] Config { get; init; }
     public required byte[] Manifest { get; init; }
     public string ConfigDigest => Digest.Sha256(Config);
     public string ManifestDigest => Digest.Sha256(Manifest);
-    public IReadOnlyList<Descriptor> LayerDescriptors { get; init; } = Array.Empty<Descriptor>();
-
-    // Runtime fields carried over from the source config, in image-spec order.
-    static readonly string[] RuntimeFields =
-        ["User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels", "StopSignal",
-         "ArgsEscaped", "Healthcheck", "Shell", "OnBuild"];
+    public IReadOnlyList<Descriptor> LayerDescriptors { get; init; } = [];
+    public Descriptor ConfigDescriptor => new(MediaTypes.OciConfig, ConfigDigest, Config.Length);
+    public Descriptor ManifestDescriptor => new(MediaTypes.OciManifest, ManifestDigest, Manifest.Length);
 
     public static CfsOciImage Build(CfsResult result)
     {
-        var config = ConfigJson(result);
+        var src = result.SourceConfig;
+        // Only content-derived text: the same image read from another place must give the same digests.
+        var history = result.Layers.Select(l => new HistoryEntry(src.Created, $"ADD {l.FileName} / # zar cfs",
+            l.DiffId != null ? $"source layer {l.Index + 1}, diff_id {l.DiffId}" : $"source layer {l.Index + 1}")).ToList();
+        var config = src.WithLayers(result.Layers.Select(l => l.TarDigest).ToList(), history);
         var layers = result.Layers.Select(l => new Descriptor(MediaTypes.OciLayer, l.TarDigest, l.TarSize)).ToList();
-        var manifest = new JsonObject
+        var manifest = new ImageManifest
         {
-            ["schemaVersion"] = 2,
-            ["mediaType"] = MediaTypes.OciManifest,
-            ["config"] = DescriptorJson(new Descriptor(MediaTypes.OciConfig, Digest.Sha256(config), config.Length)),
-            ["layers"] = new JsonArray(layers.Select(d => (JsonNode)DescriptorJson(d)).ToArray()),
+            MediaType = MediaTypes.OciManifest,
+            Config = new Descriptor(MediaTypes.OciConfig, Digest.Sha256(config), config.Length),
+            Layers = layers,
         };
         return new CfsOciImage
         {
             Result = result,
             Config = config,
-            Manifest = JsonSerializer.SerializeToUtf8Bytes(manifest),
+            Manifest = manifest.ToJson(),
             LayerDescriptors = layers,
         };
-    }
-
-    static JsonObject DescriptorJson(Descriptor d) => new()
-    {
-        ["mediaType"] = d.MediaType,
-        ["digest"] = d.Digest,
-        ["size"] = d.Size,
-    };
-
-    static byte[] ConfigJson(CfsResult result)
-    {
-        var src = result.SourceConfig;
-        var what = $"{result.SourceDescription}: config";
-        JsonObject source;
-        try { source = JsonNode.Parse(src.Json) as JsonObject ?? throw new ZarFormatException($"{what}: not a JSON object"); }
-        catch (JsonException e) { throw new ZarFormatException($"{what}: not valid JSON ({e.Message})", e); }
-        var cfg = new JsonObject();
-        if (source["config"] is JsonObject runtime)
-            foreach (var field in RuntimeFields)
-                if (runtime[field] is { } v) cfg[field] = v.DeepClone();
-        var config = new JsonObject();
-        if (src.Created != null) config["created"] = src.Created;
-        if (src.Author != null) config["author"] = src.Author;
-        config["architecture"] = src.Architecture ?? "amd64";
-        config["os"] = src.Os ?? "linux";
-        if (source["os.version"] is JsonValue osVersion) config["os.version"] = osVersion.DeepClone();
-        if (src.Variant != null) config["variant"] = src.Variant;
-        config["config"] = cfg;
-        config["rootfs"] = new JsonObject
-        {
-            ["type"] = "layers",
-            ["diff_ids"] = new JsonArray(result.Layers.Select(l => (JsonNode)JsonValue.Create(l.TarDigest)).ToArray()),
-        };
-        var history = new JsonArray();
-        foreach (var l in result.Layers)
-        {
-            var h = new JsonObject();
-            if (src.Created != null) h["created"] = src.Created;
-            h["created_by"] = $"ADD {l.FileName} / # zar cfs";
-            // Only content-derived text: the same image read from another place must give the same digests.
-            h["comment"] = l.DiffId != null ? $"source layer {l.Index + 1}, diff_id {l.DiffId}" : $"source layer {l.Index + 1}";
-            history.Add(h);
-        }
-        config["history"] = history;
-        return JsonSerializer.SerializeToUtf8Bytes(config);
     }
 
     Stream OpenLayer(int i)
@@ -106,39 +60,17 @@ public sealed class CfsOciImage
     public string WriteOciLayout(string layoutDir, string tag = "latest")
     {
         if (string.IsNullOrEmpty(tag)) tag = "latest";
-        if (File.Exists(layoutDir)) throw new ZarException($"{layoutDir}: exists and is not a directory");
-        Directory.CreateDirectory(layoutDir);
-        var blobs = Path.Combine(layoutDir, "blobs", "sha256");
-        Directory.CreateDirectory(blobs);
+        var layout = OciLayoutWriter.Create(layoutDir);
         for (int i = 0; i < Result.Layers.Count; i++)
         {
-            var path = Path.Combine(blobs, Digest.Encoded(Result.Layers[i].TarDigest));
-            if (File.Exists(path) && new FileInfo(path).Length == Result.Layers[i].TarSize) continue;
-            using var f = new AtomicFile(path);
-            using (var tar = OpenLayer(i)) tar.CopyTo(f.Stream, 1 << 20);
-            f.Commit();
+            var d = LayerDescriptors[i];
+            if (layout.Store.TryGetVerified(d.Digest, d.Size, out _)) continue;
+            using var tar = OpenLayer(i);
+            layout.Store.Put(d.Digest, d.Size, tar);
         }
-        CfsGenerator.WriteAtomic(Path.Combine(blobs, Digest.Encoded(ConfigDigest)), Config);
-        CfsGenerator.WriteAtomic(Path.Combine(blobs, Digest.Encoded(ManifestDigest)), Manifest);
-        var layoutFile = Path.Combine(layoutDir, "oci-layout");
-        if (!File.Exists(layoutFile)) CfsGenerator.WriteAtomic(layoutFile, """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray());
-
-        var indexPath = Path.Combine(layoutDir, "index.json");
-        var manifests = new JsonArray();
-        if (File.Exists(indexPath))
-        {
-            JsonObject? old;
-            try { old = JsonNode.Parse(File.ReadAllBytes(indexPath)) as JsonObject; }
-            catch (JsonException e) { throw new ZarFormatException($"{indexPath}: not valid JSON ({e.Message})", e); }
-            if (old?["manifests"] is JsonArray existing)
-                foreach (var m in existing)
-                    if (m?["annotations"]?[RefNameAnnotation]?.GetValue<string>() != tag) manifests.Add(m!.DeepClone());
-        }
-        var entry = DescriptorJson(new Descriptor(MediaTypes.OciManifest, ManifestDigest, Manifest.Length));
-        entry["annotations"] = new JsonObject { [RefNameAnnotation] = tag };
-        manifests.Add(entry);
-        var index = new JsonObject { ["schemaVersion"] = 2, ["mediaType"] = MediaTypes.OciIndex, ["manifests"] = manifests };
-        CfsGenerator.WriteAtomic(indexPath, JsonSerializer.SerializeToUtf8Bytes(index));
+        layout.Store.Put(MediaTypes.OciConfig, Config);
+        layout.Store.Put(MediaTypes.OciManifest, Manifest);
+        layout.Tag(ManifestDescriptor, tag);
         return ManifestDigest;
     }
 
@@ -147,7 +79,7 @@ public sealed class CfsOciImage
     {
         using var client = RegistryClient.For(target, options);
         var blobs = Result.Layers.Select((l, i) => new PushBlob(LayerDescriptors[i], () => OpenLayer(i)))
-            .Append(new PushBlob(new Descriptor(MediaTypes.OciConfig, ConfigDigest, Config.Length), () => new MemoryStream(Config, writable: false)));
+            .Append(new PushBlob(ConfigDescriptor, () => new MemoryStream(Config, writable: false)));
         return await client.PushImageAsync(target, Manifest, MediaTypes.OciManifest, blobs, progress: progress, ct: ct).ConfigureAwait(false);
     }
 

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Zar.IO.Blobs;
+using Zar.Blobs;
 using Zar.Model;
 
 namespace Zar.Formats.Erofs;
@@ -13,7 +13,7 @@ namespace Zar.Formats.Erofs;
 /// table order, as <c>mount -o device=</c> takes them; flat-mode devices (mapped_blkaddr set) are inside
 /// the image itself.
 /// </summary>
-public sealed unsafe class ErofsImage : IReadOnlyFileSystem
+public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
 {
     readonly string _path;
     readonly MappedFile _image;
@@ -32,19 +32,6 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem
 
     /// <summary>Opens an image whose data may sit on extra devices (files, in device-table order).</summary>
     public static ErofsImage Open(string path, IReadOnlyList<string>? devicePaths) => new(path, devicePaths);
-
-    /// <summary>True when the file carries the EROFS magic at byte 1024 (for format detection).</summary>
-    public static bool IsErofs(string path)
-    {
-        try
-        {
-            using var f = File.OpenHandle(path);
-            Span<byte> magic = stackalloc byte[4];
-            return RandomAccess.Read(f, magic, ErofsFormat.SuperblockOffset) == 4
-                && BinaryPrimitives.ReadUInt32LittleEndian(magic) == ErofsFormat.Magic;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
-    }
 
     ErofsImage(string path, IReadOnlyList<string>? devicePaths)
     {

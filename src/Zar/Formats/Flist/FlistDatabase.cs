@@ -46,9 +46,6 @@ public sealed class FlistDatabase : IDisposable
         );
         """;
 
-    /// <summary>The 16 bytes every SQLite 3 database file starts with.</summary>
-    public static ReadOnlySpan<byte> Magic => "SQLite format 3\0"u8;
-
     public SqliteConnection Connection { get; }
     public string Path { get; }
 
@@ -59,19 +56,7 @@ public sealed class FlistDatabase : IDisposable
     }
 
     /// <summary>True when the file starts with the SQLite magic (an fl, or another SQLite database).</summary>
-    public static bool HasSqliteMagic(string path)
-    {
-        try
-        {
-            using var f = File.OpenHandle(path);
-            Span<byte> head = stackalloc byte[16];
-            return RandomAccess.Read(f, head, 0) == 16 && head.SequenceEqual(Magic);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ZarException($"{path}: cannot read: {e.Message}");
-        }
-    }
+    public static bool HasSqliteMagic(string path) => Sources.FileSniffer.Identify(path) == Sources.FileKind.Sqlite;
 
     /// <summary>A new, empty fl at <paramref name="path"/> (which must not exist yet).</summary>
     public static FlistDatabase Create(string path)

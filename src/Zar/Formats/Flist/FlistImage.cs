@@ -29,9 +29,6 @@ public sealed class FlistImage : IReadOnlyFileSystem
     readonly FlistChunkSource _chunks;
     volatile bool _disposed;
 
-    /// <summary>Settings the CLI applies to every fl it opens through <see cref="Sources.FileSystemSource"/>.</summary>
-    public static FlistOpenOptions DefaultOptions { get; set; } = new();
-
     public string Path { get; }
     public string Description => $"fl {Path}";
     public Entry Root { get; }
@@ -57,13 +54,10 @@ public sealed class FlistImage : IReadOnlyFileSystem
         }, options.CacheBytes);
     }
 
-    /// <summary>True when the file is an fl: SQLite magic plus the fl's tables (another SQLite database is not one).</summary>
-    public static bool IsFlist(string path) => FlistDatabase.HasSqliteMagic(path);
-
     public static FlistImage Open(string path, FlistOpenOptions? options = null)
     {
         var db = FlistDatabase.OpenRead(path);
-        try { return new FlistImage(path, db, options ?? DefaultOptions); }
+        try { return new FlistImage(path, db, options ?? new FlistOpenOptions()); }
         catch
         {
             db.Dispose();

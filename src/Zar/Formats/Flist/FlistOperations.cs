@@ -135,11 +135,12 @@ public static class FlistConfig
 /// <summary>docker2fl's conventions: which image a name means, and the fl file it is written to.</summary>
 public static class Docker2Fl
 {
-    static readonly string[] Transports = ["docker-archive:", "oci:", "oci-archive:", "tar:", "dir:"];
+    static readonly string[] Transports = ["docker-archive:", "oci:", "oci-archive:", "tar:", "dir:", "stack:"];
 
-    /// <summary>A bare name (<c>redis</c>, <c>ghcr.io/x/y:1</c>) is a registry image; a transport-prefixed one is used as given.</summary>
+    /// <summary>A bare name (<c>redis</c>, <c>ghcr.io/x/y:1</c>) is a registry image; a spec with a transport, or an existing path, is used as given.</summary>
     public static string SourceReference(string image) =>
-        image.StartsWith("docker://", StringComparison.Ordinal) || Transports.Any(t => image.StartsWith(t, StringComparison.Ordinal)) ? image : "docker://" + image;
+        image.StartsWith("docker://", StringComparison.Ordinal) || Transports.Any(t => image.StartsWith(t, StringComparison.Ordinal))
+        || File.Exists(image) || Directory.Exists(image) ? image : "docker://" + image;
 
     /// <summary>
     /// docker2fl's file name: <c>:latest</c> added when the name has no ':', then ':' and '/' become '-', plus

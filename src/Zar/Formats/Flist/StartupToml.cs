@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Zar.Sources.Images;
+using Zar.Oci;
 
 namespace Zar.Formats.Flist;
 
@@ -16,10 +16,10 @@ public static class StartupToml
     public const string FileName = ".startup.toml";
 
     /// <summary>True when a config says anything to run or set (a bare layer or directory has no config to carry).</summary>
-    public static bool HasContent(ImageConfiguration config) =>
+    public static bool HasContent(ImageConfig config) =>
         config.Entrypoint is { Count: > 0 } || config.Cmd is { Count: > 0 } || config.Env.Count > 0 || !string.IsNullOrEmpty(config.WorkingDir);
 
-    public static byte[] From(ImageConfiguration config)
+    public static byte[] From(ImageConfig config)
     {
         var entrypoint = config.Entrypoint ?? [];
         var cmd = config.Cmd ?? [];

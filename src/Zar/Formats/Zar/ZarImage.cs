@@ -1,5 +1,5 @@
 using System.IO.Hashing;
-using Zar.IO.Blobs;
+using Zar.Blobs;
 using Zar.Model;
 
 namespace Zar.Formats.Zar;
@@ -18,7 +18,7 @@ public sealed class ZarReadOptions
 /// Inode numbers are the format's own (1 + the table index of a file's first name), so a record is found
 /// from an entry without a search.
 /// </summary>
-public sealed unsafe class ZarImage : IReadOnlyFileSystem
+public sealed unsafe class ZarImage : IReadOnlyFileSystem, IDescribeImage
 {
     readonly MappedFile _image;
     readonly byte* _base;
@@ -34,6 +34,9 @@ public sealed unsafe class ZarImage : IReadOnlyFileSystem
     public ZarMetadataHeader Header { get; }
     public string Description { get; }
     public long EntryCount => (long)Header.Entries.Count;
+
+    /// <summary>What `zar inspect` shows: footer, counts and sizes (one walk over the entries).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Describe() => ZarInspection.Of(this, _file).Describe();
 
     public static ZarImage Open(string path, ZarReadOptions? options = null) => new(path, options ?? new ZarReadOptions());
 

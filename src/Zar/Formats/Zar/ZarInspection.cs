@@ -1,3 +1,4 @@
+using System.Globalization;
 using Zar.Model;
 
 namespace Zar.Formats.Zar;
@@ -30,5 +31,29 @@ public sealed record ZarInspection(
         }
         return new ZarInspection(image.Footer, image.Header, new FileInfo(path).Length, counts, files, hardlinks, logical, storedBytes,
             referenced - storedBytes, holes, xattrs);
+    }
+
+    /// <summary>The lines of <c>zar inspect</c>, see <see cref="IDescribeImage"/>.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Describe()
+    {
+        static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
+        var list = new List<KeyValuePair<string, string>>
+        {
+            new("format", $"zar {Footer.VersionMajor}.{Footer.VersionMinor}"),
+            new("page aligned", Footer.PageAligned ? "yes (4096)" : "no"),
+            new("image bytes", N(ImageBytes)),
+            new("metadata offset", N((long)Footer.MetadataOffset)),
+            new("metadata bytes", N((long)Footer.MetadataLength)),
+            new("metadata checksum", $"crc32c {Footer.MetadataChecksum:x8}"),
+            new("entries", N((long)Footer.EntryCount)),
+        };
+        foreach (var (type, count) in CountsByType.OrderBy(x => x.Key)) list.Add(new("  " + type.ToString().ToLowerInvariant(), N(count)));
+        list.Add(new("hardlink names", N(HardlinkNames)));
+        list.Add(new("xattrs", N(XattrCount)));
+        list.Add(new("file bytes", N(LogicalBytes)));
+        list.Add(new("stored bytes", N(StoredBytes)));
+        list.Add(new("dedup saving", $"{N(DeduplicatedBytes)} bytes"));
+        list.Add(new("holes not stored", $"{N(HoleBytes)} bytes"));
+        return list;
     }
 }

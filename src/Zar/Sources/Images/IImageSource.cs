@@ -1,3 +1,5 @@
+using Zar.Oci;
+
 namespace Zar.Sources.Images;
 
 /// <summary>
@@ -10,43 +12,11 @@ public interface IImageSource : IDisposable
     /// <summary>For messages: "oci layout /srv/img:latest", "docker-archive x.tar".</summary>
     string Description { get; }
 
-    ImageConfiguration Config { get; }
+    ImageConfig Config { get; }
 
     /// <summary>Bottom layer first (the order they are applied in).</summary>
     IReadOnlyList<ImageLayer> Layers { get; }
 
     /// <summary>Digest of the image manifest when there is one (OCI, registry), else null.</summary>
     string? ManifestDigest { get; }
-}
-
-/// <summary>One layer blob of an image.</summary>
-public sealed class ImageLayer
-{
-    readonly Func<Stream> _open;
-
-    /// <param name="digest">Digest of the blob as stored (compressed), or null when unknown (then nothing to verify it against).</param>
-    /// <param name="mediaType">As declared; only a hint, compression is sniffed from the bytes.</param>
-    /// <param name="size">Blob size in bytes, -1 when unknown.</param>
-    /// <param name="diffId">Digest of the uncompressed tar (config rootfs.diff_ids), or null.</param>
-    /// <param name="open">Opens the raw blob; a seekable stream lets uncompressed layers be read at random.</param>
-    public ImageLayer(string? digest, string mediaType, long size, string? diffId, string description, Func<Stream> open)
-    {
-        Digest = digest;
-        MediaType = mediaType;
-        Size = size;
-        DiffId = diffId;
-        Description = description;
-        _open = open;
-    }
-
-    public string? Digest { get; }
-    public string MediaType { get; }
-    public long Size { get; }
-    public string? DiffId { get; }
-    public string Description { get; }
-
-    /// <summary>The raw blob bytes (compressed as stored). The caller disposes it.</summary>
-    public Stream OpenLayer() => _open();
-
-    public override string ToString() => $"{Description} {Digest ?? DiffId} ({MediaType}, {Size} bytes)";
 }

@@ -1,5 +1,5 @@
 using Zar.IO;
-using Zar.IO.Blobs;
+using Zar.Blobs;
 using Zar.Model;
 using Zar.Sources.Images;
 using Zar.Sources.Tar;
@@ -76,14 +76,13 @@ public sealed class LayerBlob : ISequentialBlob, IDisposable
             if (SpillPath != null) _random = new FileBlob(SpillPath, description: Description);
             else if (Compression == LayerCompression.None)
             {
-                var raw = _layer.OpenLayer();
-                if (raw is FileStream { CanSeek: true } file && file.Length >= 0)
+                if (_layer.Locate() is { } window) _random = window.OpenBlob(Description);
+                else
                 {
-                    _random = new FileBlob(file.Name, description: Description);
-                    raw.Dispose();
+                    var raw = _layer.OpenLayer();
+                    if (raw.CanSeek) _random = new StreamBlob(raw, Description);
+                    else raw.Dispose();
                 }
-                else if (raw.CanSeek) _random = new StreamBlob(raw, Description);
-                else raw.Dispose();
             }
             Volatile.Write(ref _randomChecked, true);
             return _random;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Zar.Model;
 
 namespace Zar.Sources.Layers;
@@ -8,8 +9,24 @@ namespace Zar.Sources.Layers;
 /// the bottom-to-top order: <c>01-&lt;first 12 hex of the layer's digest&gt;.zar</c>, the number zero-padded
 /// to the width the layer count needs.
 /// </summary>
-public static class LayerFileName
+public static partial class LayerFileName
 {
+    [GeneratedRegex(@"^[0-9]{2,}-[^/]+\.(zar|erofs)$")]
+    private static partial Regex LayerImageName();
+
+    /// <summary>
+    /// The per-layer images in a directory written by <c>zar convert --per-layer</c> or <c>zar cfs</c>, bottom
+    /// layer first (their names sort that way); a directory holding none is an error.
+    /// </summary>
+    public static IReadOnlyList<string> ImagesIn(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new ZarNotFoundException($"{directory}: no such directory");
+        var files = Directory.EnumerateFiles(directory).Where(f => LayerImageName().IsMatch(Path.GetFileName(f)))
+            .Order(StringComparer.Ordinal).ToList();
+        if (files.Count == 0) throw new ZarException($"{directory}: no per-layer images (NN-<digest>.zar or .erofs) in it");
+        return files;
+    }
+
     /// <summary>"01", "02", ... or "001" past 99 layers.</summary>
     public static string Prefix(int index, int count)
     {

@@ -1,6 +1,7 @@
 using Zar.IO;
 using Zar.Model;
 using Zar.Overlay;
+using Zar.Oci;
 using Zar.Sources.Images;
 using Zar.Sources.Tar;
 
@@ -44,7 +45,7 @@ public sealed class LayerStack : IDisposable
 
     public IImageSource Source { get; }
     /// <summary>The image config (Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Labels, diff_ids).</summary>
-    public ImageConfiguration Config => Source.Config;
+    public ImageConfig Config => Source.Config;
     public IReadOnlyList<LayerInfo> Layers { get; }
     /// <summary>Oddities tolerated while merging (things containerd would warn about).</summary>
     public IReadOnlyList<string> Warnings => _warnings;
@@ -104,14 +105,6 @@ public sealed class LayerStack : IDisposable
         }
     }
 
-    /// <summary>Opens an image reference (see <see cref="ImageSources"/>) and merges it; the stack owns the source.</summary>
-    public static LayerStack Open(string reference, ImageSourceOptions? sourceOptions = null, LayerStackOptions? options = null)
-    {
-        var source = ImageSources.OpenSource(reference, sourceOptions);
-        try { return Open(source, options, ownsSource: true); }
-        catch { source.Dispose(); throw; }
-    }
-
     static (List<LayerMember>, LayerBlob, long) Scan(ImageLayer layer, string? diffId, string what, LayerStackOptions options)
     {
         var members = new List<LayerMember>();
@@ -120,8 +113,8 @@ public sealed class LayerStack : IDisposable
         using var raw = layer.OpenLayer();
         try
         {
-            DigestingStream? blobCheck = options.Verify && layer.Digest != null
-                ? new DigestingStream(raw, layer.Digest, layer.Size, $"{what}: blob", leaveOpen: true) : null;
+            DigestVerifyingStream? blobCheck = options.Verify && layer.Digest != null
+                ? new DigestVerifyingStream(raw, layer.Digest, layer.Size, $"{what}: blob", leaveOpen: true) : null;
             Stream tarStream;
             LayerCompression compression;
             if (blobCheck == null && raw.CanSeek)
@@ -133,10 +126,10 @@ public sealed class LayerStack : IDisposable
             }
             else tarStream = LayerStream.Open(blobCheck ?? (Stream)raw, out compression, leaveOpen: true);
 
-            DigestingStream? diffCheck = null;
+            DigestVerifyingStream? diffCheck = null;
             bool diffIsBlob = compression == LayerCompression.None && blobCheck != null && layer.Digest == diffId;
             if (options.Verify && diffId != null && !diffIsBlob)
-                tarStream = diffCheck = new DigestingStream(tarStream, diffId, -1, $"{what}: uncompressed tar (diff_id)", leaveOpen: true);
+                tarStream = diffCheck = new DigestVerifyingStream(tarStream, diffId, null, $"{what}: uncompressed tar (diff_id)", leaveOpen: true);
             // A blob stream that cannot seek (a registry download) is spilled even when uncompressed.
             if (options.SpillCompressedLayers && (compression != LayerCompression.None || !raw.CanSeek))
             {

@@ -1,38 +1,9 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Zar.Model;
-using Zar.Sources.Images;
+using Zar.Oci;
 
 namespace Zar.Sources.Registry;
-
-/// <summary>A manifest or index exactly as served: <see cref="Bytes"/> hash to <see cref="Digest"/>.</summary>
-public sealed class RegistryManifest(byte[] bytes, string mediaType, string digest)
-{
-    public byte[] Bytes { get; } = bytes;
-    public string MediaType { get; } = mediaType;
-    public string Digest { get; } = digest;
-    public bool IsIndex => MediaTypes.IsIndex(MediaType);
-
-    public ImageIndex AsIndex(string what) => IsIndex ? RegistryJson.Parse<ImageIndex>(Bytes, what)
-        : throw new ZarFormatException($"{what}: is a manifest ({MediaType}), not an index");
-
-    public ImageManifest AsManifest(string what) => !IsIndex ? RegistryJson.Parse<ImageManifest>(Bytes, what)
-        : throw new ZarFormatException($"{what}: is an index ({MediaType}), not an image manifest");
-}
-
-/// <summary>An image manifest chosen for a platform, with its verified config.</summary>
-public sealed class ResolvedImage
-{
-    public required RegistryReference Reference { get; init; }
-    public required RegistryManifest Manifest { get; init; }
-    public required ImageManifest Parsed { get; init; }
-    public required byte[] ConfigBytes { get; init; }
-    public required ImageConfig Config { get; init; }
-    /// <summary>Digests of the indexes walked from the reference to the manifest (empty when the reference named a manifest).</summary>
-    public required IReadOnlyList<string> IndexDigests { get; init; }
-    public Platform? Platform => Config.ToPlatform()?.Normalize();
-    public IReadOnlyList<Descriptor> Layers => Parsed.Layers ?? [];
-}
 
 public sealed partial class RegistryClient
 {
@@ -40,11 +11,11 @@ public sealed partial class RegistryClient
     /// GET a manifest or index by tag or digest. The bytes are checked against the digest asked for and against
     /// Docker-Content-Digest when the registry sends it; schema 1 is refused.
     /// </summary>
-    public Task<RegistryManifest> GetManifestAsync(string repository, string tagOrDigest, CancellationToken ct = default)
+    public Task<ManifestDocument> GetManifestAsync(string repository, string tagOrDigest, CancellationToken ct = default)
     {
         string what = $"docker://{Host}/{repository}{(tagOrDigest.Contains(':') ? "@" : ":")}{tagOrDigest}";
         bool byDigest = tagOrDigest.Contains(':');
-        if (byDigest) Zar.Sources.Registry.Digest.Validate(tagOrDigest, what);
+        if (byDigest) Digest.Validate(tagOrDigest, what);
         var spec = new RequestSpec(HttpMethod.Get, ApiUri($"v2/{repository}/manifests/{tagOrDigest}"), PullScope(repository), what)
         {
             Configure = req => req.Headers.Accept.ParseAdd(MediaTypes.ManifestAccept),
@@ -60,21 +31,21 @@ public sealed partial class RegistryClient
             if (resp.Content.Headers.ContentLength is long cl && cl != bytes.Length)
                 throw new IOException($"manifest body ended after {bytes.Length} of {cl} bytes");
 
-            string digest = Zar.Sources.Registry.Digest.Sha256(bytes);
-            if (byDigest && !Zar.Sources.Registry.Digest.Matches(tagOrDigest, bytes))
-                throw new ZarFormatException($"{what}: manifest bytes do not match the digest asked for (got {Zar.Sources.Registry.Digest.ComputeLike(tagOrDigest, bytes)})");
+            string digest = Digest.Sha256(bytes);
+            if (byDigest && !Digest.Matches(tagOrDigest, bytes))
+                throw new ZarFormatException($"{what}: manifest bytes do not match the digest asked for (got {Digest.ComputeLike(tagOrDigest, bytes)})");
             if (byDigest) digest = tagOrDigest;
             if (resp.Headers.TryGetValues("Docker-Content-Digest", out var dcds) && dcds.FirstOrDefault() is { Length: > 0 } dcd)
             {
-                if (!Zar.Sources.Registry.Digest.IsValid(dcd))
+                if (!Digest.IsValid(dcd))
                     throw new ZarFormatException($"{what}: registry sent an invalid Docker-Content-Digest '{dcd}'");
-                if (!Zar.Sources.Registry.Digest.Matches(dcd, bytes))
+                if (!Digest.Matches(dcd, bytes))
                     throw new ZarFormatException($"{what}: manifest bytes do not match the registry's Docker-Content-Digest {dcd}");
             }
-            string mediaType = RegistryJson.DetectManifestMediaType(bytes, resp.Content.Headers.ContentType?.MediaType, what);
-            if (!MediaTypes.IsIndex(mediaType) && !MediaTypes.IsManifest(mediaType))
-                throw new ZarNotSupportedException($"{what}: unsupported manifest media type {mediaType}");
-            return new RegistryManifest(bytes, mediaType, digest);
+            var document = ManifestDocument.Read(bytes, resp.Content.Headers.ContentType?.MediaType, digest, what);
+            if (!document.IsIndex && !MediaTypes.IsManifest(document.MediaType))
+                throw new ZarNotSupportedException($"{what}: unsupported manifest media type {document.MediaType}");
+            return document;
         }, ct);
     }
 
@@ -109,7 +80,7 @@ public sealed partial class RegistryClient
         return found ?? throw new ZarNotFoundException($"{reference}: no image for platform {want}");
     }
 
-    async Task<ResolvedImage?> ResolveAsync(RegistryReference reference, RegistryManifest m, Platform want, List<string> indexes,
+    async Task<ResolvedImage?> ResolveAsync(RegistryReference reference, ManifestDocument m, Platform want, List<string> indexes,
         List<string> seenPlatforms, int depth, bool requireMatch, CancellationToken ct)
     {
         string what = $"{reference} ({m.Digest})";
@@ -120,34 +91,31 @@ public sealed partial class RegistryClient
             if (parsed.Config is null) throw new ZarFormatException($"{what}: manifest has no config descriptor");
             if (!MediaTypes.IsImageConfig(parsed.Config.MediaType))
                 throw new ZarNotSupportedException($"{what}: an artifact (config {parsed.Config.MediaType}), not a runnable image");
-            Zar.Sources.Registry.Digest.Validate(parsed.Config.Digest, what + " config");
             var configBytes = await GetBlobBytesAsync(reference.Repository, parsed.Config.Digest, parsed.Config.Size, 16 << 20, ct).ConfigureAwait(false);
-            var config = RegistryJson.Parse<ImageConfig>(configBytes, $"{what} config {parsed.Config.Digest}");
-            if (requireMatch && (config.ToPlatform() is not { } cp || !want.Accepts(cp)))
+            var config = ImageConfig.Parse(configBytes, $"{what} config {parsed.Config.Digest}");
+            if (requireMatch && (config.Platform is not { } cp || !want.Accepts(cp)))
             {
-                seenPlatforms.Add(config.ToPlatform()?.Normalize().ToString() ?? "(no platform)");
+                seenPlatforms.Add(config.Platform?.ToString() ?? "(no platform)");
                 return null;
             }
             return new ResolvedImage
             {
-                Reference = reference, Manifest = m, Parsed = parsed, ConfigBytes = configBytes, Config = config,
-                IndexDigests = indexes.ToList(),
+                Reference = reference, Manifest = m, Parsed = parsed, Config = config, IndexDigests = indexes.ToList(),
             };
         }
         var index = m.AsIndex(what);
-        var entries = (index.Manifests ?? []).Where(d => d.MediaType is null || MediaTypes.IsIndex(d.MediaType) || MediaTypes.IsManifest(d.MediaType)).ToList();
-        var order = want.RankEntries(entries, d => d.Platform?.ToPlatform(), d => d.Annotations);
+        var entries = index.Images;
+        var order = want.RankEntries(entries, d => d.Platform, d => d.Annotations);
         foreach (var d in entries)
-            if (d.Platform?.ToPlatform() is { } p && !Platform.IsAttestation(p, d.Annotations)) seenPlatforms.Add(p.Normalize().ToString());
+            if (d.Platform is { } p && !Platform.IsAttestation(p, d.Annotations)) seenPlatforms.Add(p.Normalize().ToString());
         indexes.Add(m.Digest);
         foreach (var i in order)
         {
             var d = entries[i];
-            Zar.Sources.Registry.Digest.Validate(d.Digest, what + " entry");
             var child = await GetManifestAsync(reference.Repository, d.Digest, ct).ConfigureAwait(false);
             if (child.Bytes.Length != d.Size && d.Size > 0)
                 throw new ZarFormatException($"{what}: entry {d.Digest} is {child.Bytes.Length} bytes, the index says {d.Size}");
-            bool confirm = d.Platform?.ToPlatform() is null;
+            bool confirm = d.Platform is null;
             var r = await ResolveAsync(reference, child, want, indexes, seenPlatforms, depth + 1, requireMatch: confirm, ct).ConfigureAwait(false);
             if (r != null) return r;
         }
@@ -161,7 +129,7 @@ public sealed partial class RegistryClient
     /// <summary>Pushes manifest bytes as they are (never re-serialized); returns their digest.</summary>
     public Task<string> PutManifestAsync(string repository, string tagOrDigest, byte[] bytes, string mediaType, CancellationToken ct = default)
     {
-        string digest = Zar.Sources.Registry.Digest.Sha256(bytes);
+        string digest = Digest.Sha256(bytes);
         string what = $"push docker://{Host}/{repository}:{tagOrDigest}";
         var spec = new RequestSpec(HttpMethod.Put, ApiUri($"v2/{repository}/manifests/{tagOrDigest}"), PushScope(repository), what)
         {
@@ -195,8 +163,7 @@ public sealed partial class RegistryClient
             {
                 if (resp.StatusCode != HttpStatusCode.OK) throw await ErrorAsync(resp, what, ct).ConfigureAwait(false);
                 var body = await RegistryErrors.ReadUpToAsync(resp.Content, 64 << 20, ct).ConfigureAwait(false);
-                var list = RegistryJson.Parse<TagList>(body, what);
-                tags.AddRange(list.Tags ?? []);
+                tags.AddRange(ReadTagList(body, what));
                 return NextLink(resp, uri);
             }, ct).ConfigureAwait(false);
         }
@@ -204,9 +171,11 @@ public sealed partial class RegistryClient
         return tags.Distinct().ToList();
     }
 
-    sealed class TagList
+    /// <summary>The tags of a distribution-spec tag list (<c>{"name": ..., "tags": [...]}</c>).</summary>
+    static List<string> ReadTagList(byte[] body, string what)
     {
-        [System.Text.Json.Serialization.JsonPropertyName("tags")] public List<string>? Tags { get; set; }
+        using var doc = OciJson.Parse(body, what);
+        return OciJson.StringList(OciJson.RequireObject(doc.RootElement, what, "tag list"), "tags", what) ?? [];
     }
 
     static Uri? NextLink(HttpResponseMessage resp, Uri current)

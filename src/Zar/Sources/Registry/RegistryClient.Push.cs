@@ -1,9 +1,7 @@
 using Zar.Model;
+using Zar.Oci;
 
 namespace Zar.Sources.Registry;
-
-/// <summary>A blob to push: its descriptor and a way to (re)open its bytes (uploads may restart).</summary>
-public sealed record PushBlob(Descriptor Descriptor, Func<Stream> Open);
 
 public sealed partial class RegistryClient
 {
@@ -23,7 +21,7 @@ public sealed partial class RegistryClient
                 bool sent = await PushBlobAsync(target.Repository, blob.Descriptor.Digest, blob.Descriptor.Size, blob.Open, token).ConfigureAwait(false);
                 progress?.Report(new BlobProgress(blob.Descriptor.Digest, blob.Descriptor.Size, blob.Descriptor.Size, Completed: true, FromCache: !sent));
             }).ConfigureAwait(false);
-        string digest = Zar.Sources.Registry.Digest.Sha256(manifest);
+        string digest = Digest.Sha256(manifest);
         if (target.Digest != null && target.Digest != digest)
             throw new ZarException($"push {target}: the manifest's digest is {digest}, not the one in the reference");
         return await PutManifestAsync(target.Repository, target.Tag ?? digest, manifest, mediaType, ct).ConfigureAwait(false);

@@ -53,7 +53,7 @@ public sealed partial record RegistryReference(string Host, string Repository, s
         {
             digest = text[(at + 1)..];
             text = text[..at];
-            if (!Zar.Sources.Registry.Digest.IsValid(digest)) throw Bad($"bad digest '{digest}'");
+            if (!Oci.Digest.IsValid(digest)) throw Bad($"bad digest '{digest}'");
         }
 
         string host;

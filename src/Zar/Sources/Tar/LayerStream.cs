@@ -1,6 +1,7 @@
 using Zar.IO;
 using System.IO.Compression;
 using Zar.Model;
+using Zar.Sources;
 
 namespace Zar.Sources.Tar;
 
@@ -42,36 +43,23 @@ public static class LayerStream
         }
         else replay = new PrefixedStream(head, got, raw, leaveOpen);
 
-        if (sniffed.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
+        var kind = FileSniffer.Identify(sniffed, []);
+        switch (kind)
         {
-            compression = LayerCompression.Gzip;
-            return new DecompressionErrorStream(new GZipStream(replay, CompressionMode.Decompress, leaveOpen: false), "gzip");
+            case FileKind.Gzip:
+                compression = LayerCompression.Gzip;
+                return new DecompressionErrorStream(new GZipStream(replay, CompressionMode.Decompress, leaveOpen: false), "gzip");
+            case FileKind.Zstd:
+                compression = LayerCompression.Zstd;
+                return new DecompressionErrorStream(
+                    new ZstdSharp.DecompressionStream(replay, bufferSize: 0, checkEndOfStream: true, leaveOpen: false), "zstd");
+            case FileKind.Bzip2 or FileKind.Xz:
+                replay.Dispose();
+                throw new ZarNotSupportedException($"layer is {(kind == FileKind.Bzip2 ? "bzip2" : "xz")}-compressed; only uncompressed, gzip and zstd layers are supported");
+            default:
+                compression = LayerCompression.None;
+                return replay;
         }
-        if (IsZstd(sniffed))
-        {
-            compression = LayerCompression.Zstd;
-            return new DecompressionErrorStream(
-                new ZstdSharp.DecompressionStream(replay, bufferSize: 0, checkEndOfStream: true, leaveOpen: false), "zstd");
-        }
-        if (sniffed.Length >= 4 && sniffed.StartsWith("BZh"u8) && sniffed[3] is >= (byte)'1' and <= (byte)'9')
-        {
-            replay.Dispose();
-            throw new ZarNotSupportedException("layer is bzip2-compressed; only uncompressed, gzip and zstd layers are supported");
-        }
-        if (sniffed.StartsWith((ReadOnlySpan<byte>)[0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]))
-        {
-            replay.Dispose();
-            throw new ZarNotSupportedException("layer is xz-compressed; only uncompressed, gzip and zstd layers are supported");
-        }
-        compression = LayerCompression.None;
-        return replay;
-    }
-
-    /// <summary>A zstd frame, or a skippable frame (magic 0x184D2A50..5F, little-endian) such as a seekable-zstd index.</summary>
-    static bool IsZstd(ReadOnlySpan<byte> b)
-    {
-        if (b.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD])) return true;
-        return b.Length >= 4 && (b[0] & 0xF0) == 0x50 && b[1] == 0x2A && b[2] == 0x4D && b[3] == 0x18;
     }
 }
 

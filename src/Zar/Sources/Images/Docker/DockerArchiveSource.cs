@@ -1,5 +1,7 @@
 using System.Text.Json;
+using Zar.Blobs;
 using Zar.Model;
+using Zar.Oci;
 using Zar.Sources.Images.Oci;
 
 namespace Zar.Sources.Images.Docker;
@@ -15,11 +17,11 @@ sealed class DockerArchiveSource : IImageSource
 {
     readonly IBlobStore _store;
     public string Description { get; }
-    public ImageConfiguration Config { get; }
+    public ImageConfig Config { get; }
     public IReadOnlyList<ImageLayer> Layers { get; }
     public string? ManifestDigest => null;
 
-    DockerArchiveSource(IBlobStore store, string description, ImageConfiguration config, IReadOnlyList<ImageLayer> layers)
+    DockerArchiveSource(IBlobStore store, string description, ImageConfig config, IReadOnlyList<ImageLayer> layers)
     {
         _store = store;
         Description = description;
@@ -27,16 +29,27 @@ sealed class DockerArchiveSource : IImageSource
         Layers = layers;
     }
 
+    /// <summary>Opens the image; the source owns <paramref name="store"/> from here (also when this throws).</summary>
     /// <param name="reference">"name:tag" as in RepoTags, "@N" for the N-th image of manifest.json, or null for the only one.</param>
-    public static IImageSource Open(IBlobStore store, string? reference, string platform, string description)
+    public static IImageSource Open(IBlobStore store, string? reference, Platform platform, string description)
     {
-        if (!store.Exists("manifest.json"))
+        if (!store.Exists(ManifestFile))
         {
             if (OciLayoutSource.IsLayout(store))
                 return OciLayoutSource.Open(store, reference, platform, description);
+            store.Dispose();
             throw new ZarFormatException($"{description}: not a docker save archive (no manifest.json or oci-layout; pre-1.10 v1 archives are not supported)");
         }
-        using var doc = OciLayoutSource.ParseJson(store.ReadAll("manifest.json"), $"{description}: manifest.json");
+        try { return OpenIn(store, reference, description); }
+        catch { store.Dispose(); throw; }
+    }
+
+    /// <summary>The legacy manifest every docker save layout has (unless suppressed).</summary>
+    public const string ManifestFile = "manifest.json";
+
+    static DockerArchiveSource OpenIn(IBlobStore store, string? reference, string description)
+    {
+        using var doc = OciJson.Parse(store.ReadAll(ManifestFile), $"{description}: manifest.json");
         if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new ZarFormatException($"{description}: manifest.json is not a JSON array");
         var items = doc.RootElement.EnumerateArray().ToList();
         if (items.Count == 0) throw new ZarNotFoundException($"{description}: manifest.json lists no image");
@@ -64,11 +77,11 @@ sealed class DockerArchiveSource : IImageSource
 
         var configPath = item.TryGetProperty("Config", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : throw new ZarFormatException($"{what}: manifest.json entry has no Config");
         var configBytes = store.ReadAll(store.SafePath(configPath));
-        var config = ImageConfiguration.Parse(configBytes, $"{what}: {configPath}");
+        var config = ImageConfig.Parse(configBytes, $"{what}: {configPath}");
         // The legacy name is the config's own sha256; moby v25+ and containerd name it blobs/sha256/<hex>.
         var configName = ZarPath.Name(store.SafePath(configPath));
         if (configName.EndsWith(".json", StringComparison.Ordinal)) configName = configName[..^5];
-        if (BlobDigest.IsValid("sha256:" + configName) && "sha256:" + configName != config.Digest)
+        if (Digest.IsValid("sha256:" + configName) && "sha256:" + configName != config.Digest)
             throw new ZarFormatException($"{what}: config {configPath}: digest mismatch, content hashes to {config.Digest}");
 
         var layerPaths = item.TryGetProperty("Layers", out var ls) && ls.ValueKind == JsonValueKind.Array
@@ -77,12 +90,12 @@ sealed class DockerArchiveSource : IImageSource
         if (layerPaths.Count != config.DiffIds.Count)
             throw new ZarFormatException($"{what}: manifest.json lists {layerPaths.Count} layers but the config has {config.DiffIds.Count} diff_ids");
 
-        Dictionary<string, (string? MediaType, string? Digest)> sources = new(StringComparer.Ordinal);
+        // LayerSources maps a diff_id to the layer's descriptor; only its media type is of use here, as a hint.
+        var mediaTypes = new Dictionary<string, string>(StringComparer.Ordinal);
         if (item.TryGetProperty("LayerSources", out var src) && src.ValueKind == JsonValueKind.Object)
             foreach (var p in src.EnumerateObject())
-                if (p.Value.ValueKind == JsonValueKind.Object)
-                    sources[p.Name] = (p.Value.TryGetProperty("mediaType", out var m) ? m.GetString() : null,
-                                       p.Value.TryGetProperty("digest", out var d) ? d.GetString() : null);
+                if (p.Value.ValueKind == JsonValueKind.Object && OciJson.LenientString(p.Value, "mediaType") is { } m)
+                    mediaTypes[p.Name] = m;
 
         var layers = new List<ImageLayer>();
         for (int i = 0; i < layerPaths.Count; i++)
@@ -94,15 +107,11 @@ sealed class DockerArchiveSource : IImageSource
             // uncompressed, so the diff_id is all there is to check.
             string? digest = null;
             var parts = path.Split('/');
-            if (parts.Length == 3 && parts[0] == "blobs" && BlobDigest.IsValid(parts[1] + ":" + parts[2])) digest = parts[1] + ":" + parts[2];
-            var mediaType = "application/vnd.docker.image.rootfs.diff.tar";
-            if (sources.TryGetValue(diffId, out var s))
-            {
-                if (s.MediaType != null) mediaType = s.MediaType;
-            }
+            if (parts.Length == 3 && parts[0] == "blobs" && Digest.IsValid(parts[1] + ":" + parts[2])) digest = parts[1] + ":" + parts[2];
+            var mediaType = mediaTypes.GetValueOrDefault(diffId, MediaTypes.DockerLayer);
             long size = store.Length(path);
             var p = path;
-            layers.Add(new ImageLayer(digest, mediaType, size, diffId, $"{what} layer {i + 1} ({layerPaths[i]})", () => store.Open(p)));
+            layers.Add(new ImageLayer(digest, mediaType, size, diffId, $"{what} layer {i + 1} ({layerPaths[i]})", () => store.Open(p), () => store.Locate(p)));
         }
         return new DockerArchiveSource(store, what, config, layers);
     }
