@@ -22,17 +22,9 @@ if ! command -v dotnet >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dotnet-sdk-10.0 >/dev/null || {
     echo "error: the .NET 10 SDK is needed (https://dot.net); install it and re-run" >&2; exit 2; }
 fi
-# The flist store tests' servers, started by the tests themselves on loopback: zdb (0-db, not packaged by
-# Debian) built from the source in shared/peers, and s3rver from npm kept inside the repository (git ignores
-# scripts/servers/node_modules).
+# s3rver for the flist s3:// store tests (started by the tests on loopback), from npm, kept inside the
+# repository (git ignores scripts/servers/node_modules). zdb comes from scripts/peers.sh.
 here=$(cd "$(dirname "$0")/.." && pwd)
-shared=${ZAR_SHARED:-$here/../shared}
-[ -d "$shared" ] || [ ! -d "$here/../../shared" ] || shared=$here/../../shared  # a git worktree one level deeper
-if [ -f "$shared/peers/build-zdb.sh" ]; then
-  bash "$shared/peers/build-zdb.sh" "$here/.tools/zdb" >/dev/null
-else
-  echo "warning: $shared/peers is missing: zdb is not built and the zdb tests cannot run" >&2
-fi
 if [ ! -x "$here/scripts/servers/node_modules/.bin/s3rver" ]; then
   (cd "$here/scripts/servers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

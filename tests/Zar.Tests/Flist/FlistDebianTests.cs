@@ -12,15 +12,13 @@ namespace Zar.Tests.Flist;
 [Trait("Category", "Long")]
 public sealed class FlistDebianTests(ITestOutputHelper output)
 {
-    const string Corpus = "/var/tmp/zar-corpus/debian-oci";
-
     [Fact]
     public void DebianImageOnShardedReplicatedStoresExtractsToTheMergedTree()
     {
-        if (!File.Exists(Path.Combine(Corpus, "index.json"))) Assert.Skip($"{Corpus} not present (made by the corpus script)");
+        var corpus = Tools.RequireCorpus();
         Tools.RequireRoot();
         using var t = new TempDir();
-        var reference = $"oci:{Corpus}:latest";
+        var reference = $"oci:{corpus}:latest";
         string low = t["low"], high = t["high"], replica = t["replica"];
         var sw = System.Diagnostics.Stopwatch.StartNew();
         var r = ZarCli.Run("flist", reference, "-s", "00-7f=dir://" + low, "-s", "80-ff=dir://" + high, "-s", "dir://" + replica, "-o", t["debian.fl"]);

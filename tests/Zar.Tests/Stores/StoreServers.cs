@@ -21,8 +21,10 @@ public static class RepoPaths
     /// <summary>The project's shared/ folder: beside the checkout (CI, /work/main), or /work/shared for a worktree.</summary>
     public static string Shared(string sub)
     {
-        foreach (var baseDir in new[] { Path.Combine(Root, "..", "shared"), Path.Combine(Root, "..", "..", "shared"), "/work/shared" })
+        // The order of scripts/shared.sh.
+        foreach (var baseDir in new[] { Environment.GetEnvironmentVariable("ZAR_SHARED") ?? "", Path.Combine(Root, "..", "shared"), "/work/shared" })
         {
+            if (baseDir.Length == 0) continue;
             var p = Path.GetFullPath(Path.Combine(baseDir, sub));
             if (File.Exists(p) || Directory.Exists(p)) return p;
         }
@@ -104,13 +106,12 @@ public abstract class StoreServer : IDisposable
     }
 }
 
-/// <summary>zdb (0-db 2.0.7) built from shared/peers by scripts/install-deps.sh into .tools/zdb, in user-key mode.</summary>
+/// <summary>zdb (0-db 2.0.7) built from shared/peers by scripts/peers.sh (on PATH in scripts/test.sh), in user-key mode.</summary>
 public sealed class ZdbServer : StoreServer
 {
     public ZdbServer()
     {
-        var zdb = RequireProgram("zdb",
-            Path.Combine(RepoPaths.Root, ".tools/zdb/0-db-2.0.7/bin/zdb"), Path.Combine(RepoPaths.Root, ".tools/zdb/0-db-2.0.7/zdbd/zdb"));
+        var zdb = RequireProgram("zdb", Path.Combine(Environment.GetEnvironmentVariable("ZAR_PEERS") ?? "/var/tmp/zar-peers", "bin/zdb"));
         int port = FreePort();
         Start(zdb, ["--listen", "127.0.0.1", "--port", port.ToString(), "--data", Dir["data"], "--index", Dir["index"], "--mode", "user"], port);
     }
