@@ -31,7 +31,11 @@ static class FlistCommands
     }
 
     /// <summary>How the reading commands open an fl: from the stores given with <c>-s</c>, else its own routes.</summary>
-    public static FlistOpenOptions ReadOptions(ParseResult p) => new() { Stores = p.GetValue(Stores) ?? [] };
+    public static FlistOpenOptions ReadOptions(ParseResult p) => new()
+    {
+        Stores = p.GetValue(Stores) ?? [],
+        DiskCacheDirectory = Path.Combine(p.GetValue(ImageOptions.Cache) ?? Zar.Blobs.DirectoryBlobStore.DefaultCacheRoot(), "flist"),
+    };
 
     static string[] RequireStores(ParseResult p) =>
         p.GetValue(Stores) is { Length: > 0 } s ? s : throw new ZarException("give at least one store: -s [xx-yy=]URL");

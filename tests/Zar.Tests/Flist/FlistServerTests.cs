@@ -78,6 +78,38 @@ public sealed class FlistServerTests
     }
 
     [Fact]
+    public void BlobsFromNetworkStoresAreKeptInABoundedLocalCache()
+    {
+        using var t = new TempDir();
+        var src = Tree(t);
+        var cache = t["cache"];
+        using (var redis = new RedisServer())
+        {
+            var r = ZarCli.Run("flist", src, "-s", redis.Url, "-o", t["x.fl"]);
+            Assert.True(r.Code == 0, r.Err);
+            r = ZarCli.Run("extract", t["x.fl"], t["out1"], "--cache", cache);
+            Assert.True(r.Code == 0, r.Err);
+        }
+        var cached = Directory.GetFiles(Path.Combine(cache, "flist"), "*", SearchOption.AllDirectories);
+        using (var fl = FlistImage.Open(t["x.fl"])) Assert.Equal(fl.BlobIds().Count, cached.Length);
+        // A damaged cache file is dropped, not served: with the server gone that file's read fails in one line.
+        File.WriteAllBytes(cached[0], [1, 2, 3]);
+        var again = ZarCli.Run("extract", t["x.fl"], t["out2"], "--cache", cache);
+        Assert.Equal(2, again.Code);
+        Assert.DoesNotContain("\n", again.Err.TrimEnd());
+        Assert.False(File.Exists(cached[0]));
+        // Everything else still comes from the cache with the server down.
+        using var image = FlistImage.Open(t["x.fl"], new FlistOpenOptions { DiskCacheDirectory = Path.Combine(cache, "flist") });
+        IReadOnlyFileSystem fs = image;
+        int served = fs.Walk().Where(e => e.IsRegular).Count(e =>
+        {
+            try { return fs.ReadAllBytes(e).SequenceEqual(File.ReadAllBytes(Path.Combine(src, e.Path))); }
+            catch (ContentStoreException) { return false; }
+        });
+        Assert.Equal(fs.Walk().Count(e => e.IsRegular) - 1, served);
+    }
+
+    [Fact]
     public void S3rverBucket()
     {
         using var s3 = new S3Server();

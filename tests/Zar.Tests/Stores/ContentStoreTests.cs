@@ -170,6 +170,28 @@ public sealed class ContentStoreTests
     }
 
     [Fact]
+    public void TheLocalBlobCacheStaysWithinItsBoundAndDropsDamagedEntries()
+    {
+        using var t = new TempDir();
+        var chunks = Enumerable.Range(0, 30).Select(Chunk).ToList();
+        long limit = chunks.Take(10).Sum(c => (long)c.Blob.Length);
+        var cache = new BoundedBlobCache(t["cache"], limit);
+        foreach (var c in chunks)
+        {
+            cache.Put(c.Id, c.Blob);
+            Thread.Sleep(5); // distinct modification times: the order of use
+        }
+        long held = Directory.GetFiles(t["cache"], "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        Assert.InRange(held, 1, limit);
+        Assert.Equal(chunks[^1].Blob, cache.Get(chunks[^1].Id));
+        Assert.Null(cache.Get(chunks[0].Id));
+        var last = new DirStore(t["cache"]).ShardedPath(chunks[^1].Id);
+        File.WriteAllBytes(last, [9, 9, 9]);
+        Assert.Null(cache.Get(chunks[^1].Id));
+        Assert.False(File.Exists(last));
+    }
+
+    [Fact]
     public void AStoreThatIsDownIsOneLineQuickly()
     {
         int port = StoreServer.FreePort();

@@ -24,12 +24,16 @@ public sealed class FlistChunkSource : IDisposable
 
     public string Description { get; }
 
+    readonly BoundedBlobCache? _disk;
+
     /// <param name="cacheBytes">Decoded chunks kept in memory (64 MiB by default: 128 chunks).</param>
-    public FlistChunkSource(string description, Func<ContentRouter> openRouter, long cacheBytes = 64 << 20)
+    /// <param name="disk">Where blobs from network stores are kept between runs, or null.</param>
+    public FlistChunkSource(string description, Func<ContentRouter> openRouter, long cacheBytes = 64 << 20, BoundedBlobCache? disk = null)
     {
         Description = description;
         _openRouter = openRouter;
         _cacheLimit = cacheBytes;
+        _disk = disk;
     }
 
     readonly ConcurrentQueue<FlistChunk> _prefetch = new();
@@ -111,8 +115,14 @@ public sealed class FlistChunkSource : IDisposable
 
     byte[] Fetch(byte[] id, byte[] key, string hex, string what)
     {
-        var blob = Router.Get(id)
-            ?? throw new ContentStoreException($"{what}: blob {hex} is in none of the stores that serve it ({string.Join(", ", Router.RoutesFor(id[0]).Select(r => r.Store.Description))})");
+        var blob = _disk?.Get(id);
+        if (blob == null)
+        {
+            blob = Router.Get(id)
+                ?? throw new ContentStoreException($"{what}: blob {hex} is in none of the stores that serve it ({string.Join(", ", Router.RoutesFor(id[0]).Select(r => r.Store.Description))})");
+            // Local dir stores are read in place; only what crossed the network is worth keeping.
+            if (_disk != null && Router.RoutesFor(id[0]).Any(r => r.Store is not DirStore)) _disk.Put(id, blob);
+        }
         return ChunkCodec.Decode(blob, key, $"{what}: blob {hex}");
     }
 

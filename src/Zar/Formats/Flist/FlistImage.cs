@@ -11,6 +11,9 @@ public sealed record FlistOpenOptions
     /// <summary>Store specs (<c>[xx-yy=]URL</c>) used instead of the fl's own routes (e.g. with credentials the fl does not carry).</summary>
     public IReadOnlyList<string> Stores { get; init; } = [];
     public long CacheBytes { get; init; } = 64 << 20;
+    /// <summary>Where blobs from network stores (zdb, s3, http) are kept between runs; null: not kept.</summary>
+    public string? DiskCacheDirectory { get; init; }
+    public long DiskCacheBytes { get; init; } = 2L << 30;
 }
 
 /// <summary>
@@ -51,7 +54,7 @@ public sealed class FlistImage : IReadOnlyFileSystem
             if (specs.Count == 0) throw new ContentStoreException($"{Description}: the fl names no store; give one with -s URL");
             try { return ContentRouter.Open(specs); }
             catch (ContentStoreException e) { throw new ContentStoreException($"{Description}: {e.Message}", e); }
-        }, options.CacheBytes);
+        }, options.CacheBytes, options.DiskCacheDirectory is { } dir ? new BoundedBlobCache(dir, options.DiskCacheBytes) : null);
     }
 
     public static FlistImage Open(string path, FlistOpenOptions? options = null)
