@@ -218,6 +218,23 @@ public sealed class FlistCliTests
     }
 
     [Fact]
+    public void AnFlConvertsToZarAndErofsAndDiffsEqual()
+    {
+        using var t = new TempDir();
+        var (fl, _, src) = Small(t);
+        Assert.Equal(0, ZarCli.Run("create", fl, "-o", t["x.zar"]).Code);
+        Assert.Equal(0, ZarCli.Run("create", fl, "--format", "erofs", "-o", t["x.erofs"]).Code);
+        foreach (var other in new[] { t["x.zar"], t["x.erofs"] })
+        {
+            var r = ZarCli.Run("diff", fl, other);
+            Assert.True(r.Code == 0, r.Out + r.Err);
+        }
+        var d = ZarCli.Run("diff", src, fl, "--mtime-granularity", "s");
+        Assert.True(d.Code == 0, d.Out + d.Err);
+        Assert.Contains("entries:", ZarCli.Run("inspect", fl).Out);
+    }
+
+    [Fact]
     public void TagsGivenToTheWriterAreRecorded()
     {
         using var t = new TempDir();
