@@ -49,6 +49,7 @@ static class ImageOptions
             CacheDirectory = p.GetValue(Cache),
             Progress = new SyncProgress<BlobProgress>(b => (sink ?? ProgressSink.None).Report($"pull {Short(b.Digest)}", b.BytesDone, b.Total ?? 0, b.Completed)),
         },
+        Flist = FlistCommands.ReadOptions(p),
     };
 
     /// <summary>A directory, an image file, or an image reference, as one read-only tree.</summary>

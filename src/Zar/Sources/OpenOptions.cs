@@ -23,5 +23,8 @@ public sealed record OpenOptions
     /// </summary>
     public IReadOnlyDictionary<string, Func<string, OpenOptions, IImageSource>>? Transports { get; init; }
 
+    /// <summary>Where an fl's blobs are read from (its own routes unless stores are given) and how much is cached.</summary>
+    public Formats.Flist.FlistOpenOptions Flist { get; init; } = new();
+
     internal Platform PlatformOrHost => Platform ?? Oci.Platform.Host;
 }

@@ -36,7 +36,7 @@ public static class SourceOpener
             case SourceKind.Erofs:
                 return ErofsImage.Open(spec.Path);
             case SourceKind.Flist:
-                throw new ZarNotSupportedException($"{spec.Path}: an flist (SQLite); reading flists is not supported yet");
+                return Formats.Flist.FlistImage.Open(spec.Path, options?.Flist);
             case SourceKind.Stack:
                 return OpenOverlay(spec, options);
             default:
