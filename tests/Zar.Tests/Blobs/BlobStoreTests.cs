@@ -2,9 +2,9 @@ using System.Text;
 using Zar.Blobs;
 using Zar.Model;
 using Zar.Oci;
-using Zar.Tests.Merge;
+using Zar.Tests.Sources.Layers;
 using Zar.Tests.Support;
-using Zar.Tests.Images;
+using Zar.Tests.Sources.Images;
 
 namespace Zar.Tests.Blobs;
 

@@ -4,9 +4,9 @@ using Zar.Oci;
 using Zar.Sources;
 using Zar.Sources.Host;
 using Zar.Sources.Layers;
-using Zar.Tests.Merge;
+using Zar.Tests.Sources.Layers;
 using Zar.Tests.Support;
-using static Zar.Tests.Images.ImageFixtures;
+using static Zar.Tests.Sources.Images.ImageFixtures;
 using Layout = Zar.Oci.OciLayout;
 
 namespace Zar.Tests.Blobs;

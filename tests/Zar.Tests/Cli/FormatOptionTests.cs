@@ -1,5 +1,5 @@
 using Zar.Tests.Support;
-using Zar.Tests.ZarFormat;
+using Zar.Tests.Formats.Zar;
 
 namespace Zar.Tests.Cli;
 
@@ -9,7 +9,7 @@ public class FormatOptionTests
     [Theory]
     [InlineData("create", "{src}", "-o", "{out}", "--format", "squashfs")]
     [InlineData("convert", "tar:{src}", "-o", "{out}", "--format", "ZAR")]
-    public void An_unknown_format_is_one_line_naming_the_valid_ones(params string[] template)
+    public void AnUnknownFormatIsOneLineNamingTheValidOnes(params string[] template)
     {
         using var t = new TempDir();
         Directory.CreateDirectory(t["src"]);
@@ -21,7 +21,7 @@ public class FormatOptionTests
     }
 
     [Fact]
-    public void Create_writes_each_format_and_inspect_describes_it()
+    public void CreateWritesEachFormatAndInspectDescribesIt()
     {
         using var t = new TempDir();
         ZarFormatTests.MakeSmallTree(t["src"], files: 4);

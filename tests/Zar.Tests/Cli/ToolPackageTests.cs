@@ -6,7 +6,7 @@ namespace Zar.Tests.Cli;
 public class ToolPackageTests
 {
     [Fact]
-    public void Published_program_is_named_zar()
+    public void PublishedProgramIsNamedZar()
     {
         using var t = new TempDir();
         // --no-build publishes what the test build already compiled.
@@ -20,7 +20,7 @@ public class ToolPackageTests
     }
 
     [Fact]
-    public void Packed_tool_installs_from_a_folder_and_runs_as_zar()
+    public void PackedToolInstallsFromAFolderAndRunsAsZar()
     {
         using var t = new TempDir();
         // --no-build packs what the test build already compiled (seconds, not a second build); the publish

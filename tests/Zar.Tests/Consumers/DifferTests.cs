@@ -59,7 +59,7 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
     }
 
     [Fact]
-    public void Copy_made_by_cp_has_no_differences()
+    public void CopyMadeByCpHasNoDifferences()
     {
         Tools.RequireRoot();
         using var t = new TempDir();
@@ -76,7 +76,7 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
 
     [Theory]
     [MemberData(nameof(Mutations))]
-    public void Each_single_change_is_reported_with_its_kind(string mutation)
+    public void EachSingleChangeIsReportedWithItsKind(string mutation)
     {
         Tools.RequireRoot();
         Tools.Require("setfattr");
@@ -205,7 +205,7 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
     }
 
     [Fact]
-    public void Hardlink_difference_names_both_sets()
+    public void HardlinkDifferenceNamesBothSets()
     {
         Tools.RequireRoot();
         using var t = new TempDir();
@@ -218,7 +218,7 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
     }
 
     [Fact]
-    public void Options_silence_what_they_say()
+    public void OptionsSilenceWhatTheySay()
     {
         Tools.RequireRoot();
         using var t = new TempDir();
@@ -261,7 +261,7 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
     }
 
     [Fact]
-    public void Rendering_shows_one_line_per_difference_with_escaped_names()
+    public void RenderingShowsOneLinePerDifferenceWithEscapedNames()
     {
         var a = new MemoryFileSystem("A").File("bad-\udcff", "x").File("new\nline", "1").Dir("only-a").File("only-a/child", "c");
         var b = new MemoryFileSystem("B").File("bad-\udcff", "y").File("new\nline", "1", mode: 0b111_101_101);
@@ -274,7 +274,7 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
     }
 
     [Fact]
-    public void Walks_merge_in_path_order_with_unicode_and_separator_traps()
+    public void WalksMergeInPathOrderWithUnicodeAndSeparatorTraps()
     {
         // "a/x" sorts before "a-b" (component-wise); a string compare would misalign the merge.
         var a = new MemoryFileSystem("A").Dir("a").File("a/x", "1").File("a-b", "2").File("\u00e9", "3").File("e\u0301", "4");
@@ -284,7 +284,7 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
     }
 
     [Fact]
-    public void Sparse_files_with_different_holes_but_same_bytes_are_equal()
+    public void SparseFilesWithDifferentHolesButSameBytesAreEqual()
     {
         var data = new byte[1 << 20];
         data[5] = 1;
@@ -298,7 +298,7 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
     }
 
     [Fact]
-    public void A_walk_out_of_order_is_named_not_misreported()
+    public void AWalkOutOfOrderIsNamedNotMisreported()
     {
         var a = new MemoryFileSystem("broken reader") { RawOrder = true }.File("b", "1").File("a", "2");
         var b = new MemoryFileSystem("B").File("a", "2").File("b", "1");
@@ -307,7 +307,7 @@ public sealed class DifferTests : IClassFixture<DifferTests.SourceTree>
     }
 
     [Fact]
-    public void A_directory_replaced_by_a_file_is_one_line()
+    public void ADirectoryReplacedByAFileIsOneLine()
     {
         var a = new MemoryFileSystem("A").Dir("d").File("d/x", "1").Dir("d/sub").File("d/sub/y", "2").File("e", "3");
         var b = new MemoryFileSystem("B").File("d", "1").File("e", "3");

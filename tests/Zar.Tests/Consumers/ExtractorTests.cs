@@ -9,7 +9,7 @@ namespace Zar.Tests.Consumers;
 public class ExtractorTests
 {
     [Fact]
-    public void Extracting_the_fixture_reproduces_it_exactly()
+    public void ExtractingTheFixtureReproducesItExactly()
     {
         Tools.RequireRoot();
         using var t = new TempDir();
@@ -48,7 +48,7 @@ public class ExtractorTests
 
     /// <summary>Independent of Differ and HostDirectory: find, stat, getfattr and sha256sum see the same two trees.</summary>
     [Fact]
-    public void Extracted_tree_matches_source_under_reference_tools()
+    public void ExtractedTreeMatchesSourceUnderReferenceTools()
     {
         Tools.RequireRoot();
         Tools.Require("getfattr");
@@ -73,7 +73,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Sparse_file_over_2GiB_is_extracted_with_holes_fast()
+    public void SparseFileOver2GiBIsExtractedWithHolesFast()
     {
         using var t = new TempDir();
         TreeFixture.CreateEverything(t["src"], new TreeOptions { Large = true, Privileged = false });
@@ -91,7 +91,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Hardlink_entries_holes_and_attributes_from_any_reader()
+    public void HardlinkEntriesHolesAndAttributesFromAnyReader()
     {
         using var t = new TempDir();
         var data = new byte[3 << 20];
@@ -124,7 +124,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Existing_files_are_refused_unless_overwrite()
+    public void ExistingFilesAreRefusedUnlessOverwrite()
     {
         using var t = new TempDir();
         var fs = new MemoryFileSystem().Dir("d").File("d/f", "new");
@@ -140,7 +140,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Paths_longer_than_PATH_MAX_are_extracted()
+    public void PathsLongerThanPathMaxAreExtracted()
     {
         using var t = new TempDir();
         var fs = new MemoryFileSystem();
@@ -157,7 +157,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Non_utf8_names_and_binary_xattrs_survive()
+    public void NonUtf8NamesAndBinaryXattrsSurvive()
     {
         using var t = new TempDir();
         var name = "dir-\udcff\udcfe/file-\udc80";
@@ -183,7 +183,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Extracting_into_an_existing_directory_merges_and_reports_progress()
+    public void ExtractingIntoAnExistingDirectoryMergesAndReportsProgress()
     {
         using var t = new TempDir();
         Directory.CreateDirectory(t["out/d"]);
@@ -199,7 +199,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Selected_paths_only()
+    public void SelectedPathsOnly()
     {
         using var t = new TempDir();
         var fs = new MemoryFileSystem(rootMode: 0b111_000_000).Dir("a").Dir("a/b", 0b111_000_000).File("a/b/f", "f").File("a/bc", "x").File("z", "z");
@@ -215,7 +215,7 @@ public class ExtractorTests
     static void AssertEmpty(string dir) => Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
 
     [Fact]
-    public void Symlinked_parent_in_image_is_refused()
+    public void SymlinkedParentInImageIsRefused()
     {
         using var t = new TempDir();
         Directory.CreateDirectory(t["outside"]);
@@ -228,7 +228,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Symlinked_parent_is_refused_even_with_overwrite_and_directory_entry()
+    public void SymlinkedParentIsRefusedEvenWithOverwriteAndDirectoryEntry()
     {
         using var t = new TempDir();
         Directory.CreateDirectory(t["outside"]);
@@ -245,7 +245,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Symlink_already_in_target_is_not_followed()
+    public void SymlinkAlreadyInTargetIsNotFollowed()
     {
         using var t = new TempDir();
         Directory.CreateDirectory(t["outside"]);
@@ -266,7 +266,7 @@ public class ExtractorTests
     [InlineData("a/../../evil")]
     [InlineData("./evil/..")]
     [InlineData("a//evil")]
-    public void Dot_dot_and_odd_paths_are_refused(string path)
+    public void DotDotAndOddPathsAreRefused(string path)
     {
         using var t = new TempDir();
         var fs = new MemoryFileSystem("crafted") { RawOrder = true }.Dir("a").File(path, "pwned");
@@ -277,7 +277,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Absolute_paths_are_refused()
+    public void AbsolutePathsAreRefused()
     {
         using var t = new TempDir();
         Directory.CreateDirectory(t["outside"]);
@@ -288,7 +288,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Hardlink_to_a_path_outside_is_refused()
+    public void HardlinkToAPathOutsideIsRefused()
     {
         using var t = new TempDir();
         Directory.CreateDirectory(t["outside"]);
@@ -314,7 +314,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Planted_hardlink_in_target_is_replaced_not_written_through()
+    public void PlantedHardlinkInTargetIsReplacedNotWrittenThrough()
     {
         using var t = new TempDir();
         Directory.CreateDirectory(t["outside"]);
@@ -327,7 +327,7 @@ public class ExtractorTests
     }
 
     [Fact]
-    public void Name_with_NUL_is_refused()
+    public void NameWithNulIsRefused()
     {
         using var t = new TempDir();
         var fs = new MemoryFileSystem("crafted") { RawOrder = true }.File("a\0b", "x");

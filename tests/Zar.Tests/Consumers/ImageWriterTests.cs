@@ -7,10 +7,10 @@ using Zar.Overlay;
 using Zar.Sources.Host;
 using Zar.Sources.Images;
 using Zar.Sources.Layers;
-using Zar.Tests.Images;
-using Zar.Tests.Merge;
+using Zar.Tests.Sources.Images;
+using Zar.Tests.Sources.Layers;
 using Zar.Tests.Support;
-using Zar.Tests.ZarFormat;
+using Zar.Tests.Formats.Zar;
 
 namespace Zar.Tests.Consumers;
 
@@ -20,7 +20,7 @@ public class ImageWriterTests
     [Theory]
     [InlineData(ImageFormat.Zar)]
     [InlineData(ImageFormat.Erofs)]
-    public void Writes_the_tree_in_the_chosen_format_and_the_image_describes_itself(ImageFormat format)
+    public void WritesTheTreeInTheChosenFormatAndTheImageDescribesItself(ImageFormat format)
     {
         using var t = new TempDir();
         ZarFormatTests.MakeSmallTree(t["src"], files: 8);
@@ -41,7 +41,7 @@ public class ImageWriterTests
     }
 
     [Fact]
-    public void Zar_options_reach_the_writer()
+    public void ZarOptionsReachTheWriter()
     {
         using var t = new TempDir();
         ZarFormatTests.MakeSmallTree(t["src"], files: 8);
@@ -56,7 +56,7 @@ public class ImageWriterTests
     [Theory]
     [InlineData(ImageFormat.Zar)]
     [InlineData(ImageFormat.Erofs)]
-    public void Converter_writes_each_layer_tree_and_the_merged_tree_through_it(ImageFormat format)
+    public void ConverterWritesEachLayerTreeAndTheMergedTreeThroughIt(ImageFormat format)
     {
         using var t = new TempDir();
         ImageFixtures.OciLayout(t["oci"], ImageFixtures.SampleLayers(), [Compression.Gzip, Compression.Zstd, Compression.None]);
@@ -77,7 +77,7 @@ public class ImageWriterTests
     }
 
     [Fact]
-    public void A_tree_without_an_image_format_is_described_by_its_counts()
+    public void ATreeWithoutAnImageFormatIsDescribedByItsCounts()
     {
         using var t = new TempDir();
         Directory.CreateDirectory(t["src/d"]);
@@ -89,7 +89,7 @@ public class ImageWriterTests
     }
 
     [Fact]
-    public void Format_names_parse_in_one_place_and_an_unknown_name_lists_the_valid_ones()
+    public void FormatNamesParseInOnePlaceAndAnUnknownNameListsTheValidOnes()
     {
         Assert.Equal(["zar", "erofs"], ImageFormats.All.Select(f => f.Name()));
         foreach (var f in ImageFormats.All) Assert.Equal(f, ImageFormats.Parse(f.Name()));

@@ -45,7 +45,7 @@ public partial class UnprivilegedExtractionTests
     }
 
     [Fact]
-    public void Unprivileged_extraction_keeps_what_it_can_and_warns_about_the_rest()
+    public void UnprivilegedExtractionKeepsWhatItCanAndWarnsAboutTheRest()
     {
         Tools.RequireRoot();
         if (Numbers.SetResUid < 0) Assert.Skip("raw syscall numbers known only for x64 and arm64");

@@ -5,8 +5,8 @@ using Zar.Formats.Zar;
 using Zar.Fuse;
 using Zar.Model;
 using Zar.Sources.Host;
-using Zar.Tests.Erofs;
-using Zar.Tests.Merge;
+using Zar.Tests.Formats.Erofs;
+using Zar.Tests.Sources.Layers;
 using Zar.Tests.Support;
 
 namespace Zar.Tests.Fuse;

@@ -4,8 +4,8 @@ using Zar.Fuse;
 using Zar.Model;
 using Zar.Sources.Host;
 using Zar.Sources.Layers;
-using Zar.Tests.Erofs;
-using Zar.Tests.Merge;
+using Zar.Tests.Formats.Erofs;
+using Zar.Tests.Sources.Layers;
 using Zar.Tests.Model;
 using Zar.Tests.Support;
 

@@ -6,7 +6,7 @@ using Zar.Fuse;
 using Zar.Overlay;
 using Zar.Sources.Host;
 using Zar.Sources.Layers;
-using Zar.Tests.Erofs;
+using Zar.Tests.Formats.Erofs;
 using Zar.Tests.Support;
 
 namespace Zar.Tests.Fuse;

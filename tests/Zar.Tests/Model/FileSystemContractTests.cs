@@ -5,7 +5,7 @@ using Zar.Model;
 using Zar.Overlay;
 using Zar.Sources.Host;
 using Zar.Sources.Layers;
-using Zar.Tests.Merge;
+using Zar.Tests.Sources.Layers;
 using Zar.Tests.Support;
 
 namespace Zar.Tests.Model;

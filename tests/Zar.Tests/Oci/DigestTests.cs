@@ -3,9 +3,9 @@ using Zar.Model;
 using Zar.Oci;
 using Zar.Sources;
 using Zar.Sources.Layers;
-using Zar.Tests.Merge;
+using Zar.Tests.Sources.Layers;
 using Zar.Tests.Support;
-using static Zar.Tests.Images.ImageFixtures;
+using static Zar.Tests.Sources.Images.ImageFixtures;
 
 namespace Zar.Tests.Oci;
 

@@ -5,8 +5,8 @@ using Zar.Model;
 using Zar.Overlay;
 using Zar.Sources.Host;
 using Zar.Sources.Layers;
-using Zar.Tests.Erofs;
-using Zar.Tests.Merge;
+using Zar.Tests.Formats.Erofs;
+using Zar.Tests.Sources.Layers;
 using Zar.Tests.Support;
 
 namespace Zar.Tests.Overlay;

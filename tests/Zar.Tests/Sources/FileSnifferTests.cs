@@ -2,9 +2,9 @@ using Zar.Formats.Erofs;
 using Zar.Formats.Zar;
 using Zar.Sources;
 using Zar.Sources.Layers;
-using Zar.Tests.Merge;
+using Zar.Tests.Sources.Layers;
 using Zar.Tests.Support;
-using static Zar.Tests.Images.ImageFixtures;
+using static Zar.Tests.Sources.Images.ImageFixtures;
 
 namespace Zar.Tests.Sources;
 

@@ -8,10 +8,10 @@ using Zar.Sources.Host;
 using Zar.Sources.Images;
 using Zar.Sources.Layers;
 using Zar.Sources.Registry;
-using Zar.Tests.Merge;
-using Zar.Tests.Registry;
+using Zar.Tests.Sources.Layers;
+using Zar.Tests.Sources.Registry;
 using Zar.Tests.Support;
-using static Zar.Tests.Images.ImageFixtures;
+using static Zar.Tests.Sources.Images.ImageFixtures;
 using Layout = Zar.Oci.OciLayout;
 
 namespace Zar.Tests.Sources;
