@@ -59,18 +59,7 @@ public static class FlistConfig
     });
 
     /// <summary>Deletes the tags with these keys; returns how many existed.</summary>
-    public static int DeleteTags(string fl, IEnumerable<string> keys) => Edit(fl, db =>
-    {
-        int n = 0;
-        using var c = db.Command("DELETE FROM tag WHERE key = $key");
-        foreach (var k in keys)
-        {
-            c.Parameters.Clear();
-            c.Parameters.AddWithValue("$key", k);
-            n += c.ExecuteNonQuery();
-        }
-        return n;
-    });
+    public static int DeleteTags(string fl, IEnumerable<string> keys) => DeleteRows(fl, "tag", "key", keys);
 
     public static int DeleteAllTags(string fl) => Edit(fl, db => { using var c = db.Command("DELETE FROM tag"); return c.ExecuteNonQuery(); });
 
@@ -102,14 +91,17 @@ public static class FlistConfig
         return routes;
     }
 
-    public static int DeleteRoutes(string fl, IEnumerable<string> urls) => Edit(fl, db =>
+    public static int DeleteRoutes(string fl, IEnumerable<string> urls) => DeleteRows(fl, "route", "url", urls);
+
+    /// <summary>Deletes the rows of <paramref name="table"/> whose <paramref name="column"/> is one of the values; returns how many existed.</summary>
+    static int DeleteRows(string fl, string table, string column, IEnumerable<string> values) => Edit(fl, db =>
     {
         int n = 0;
-        using var c = db.Command("DELETE FROM route WHERE url = $url");
-        foreach (var u in urls)
+        using var c = db.Command($"DELETE FROM {table} WHERE {column} = $value");
+        foreach (var v in values)
         {
             c.Parameters.Clear();
-            c.Parameters.AddWithValue("$url", u);
+            c.Parameters.AddWithValue("$value", v);
             n += c.ExecuteNonQuery();
         }
         return n;
