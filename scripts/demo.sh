@@ -101,7 +101,7 @@ has_fs() { grep -qw "$1" /proc/filesystems || modprobe "$1" 2>/dev/null; }
 if [ "$(id -u)" -eq 0 ] && has_fs erofs && has_fs overlay; then
   say "the kernel: the per-layer EROFS images stacked by overlayfs equal the flattened image"
   MNT=$(mktemp -d /tmp/zar-demo-mnt.XXXXXX)
-  cleanup() { umount -q "$MNT/merged" 2>/dev/null || true; for m in "$MNT"/l*; do umount -q "$m" 2>/dev/null || true; done; rm -rf "$MNT"; }
+  cleanup() { umount -q "$MNT/fuse" 2>/dev/null || true; umount -q "$MNT/merged" 2>/dev/null || true; for m in "$MNT"/l*; do umount -q "$m" 2>/dev/null || true; done; rm -rf "$MNT"; }
   trap cleanup EXIT
   lower=""
   i=0
@@ -114,6 +114,15 @@ if [ "$(id -u)" -eq 0 ] && has_fs erofs && has_fs overlay; then
   run "$ZAR" diff --ignore-root --ignore-overlay-xattrs "$DEMO/demo.zar" "$MNT/merged"; echo "equal"
   printf '$ chroot %s /bin/sh -c "cat /etc/motd; ls /var/cache/app"\n' "$MNT/merged"
   chroot "$MNT/merged" /bin/sh -c "cat /etc/motd; ls /var/cache/app"
+
+  say "zar's own FUSE server: the per-layer zar images stacked in-process, mounted, and a container booted from the image"
+  mkdir -p "$MNT/fuse"
+  run "$ZAR" mount --background "$DEMO"/layers/*.zar "$MNT/fuse"
+  run "$ZAR" diff --ignore-root "$DEMO/demo.zar" "$MNT/fuse"; echo "equal"
+  run "$ZAR" umount "$MNT/fuse"
+  if command -v crun >/dev/null 2>&1; then
+    run "$ZAR" run "$SRC" -- /bin/sh -c "cat /etc/motd; ls /var/cache/app"
+  fi
 fi
 
 say "outputs"

@@ -91,6 +91,12 @@ public static unsafe class KernelMounts
         Mount("zar-overlay", target, "overlay", 0, data);
     }
 
+    /// <summary>A read-only kernel overlay of <paramref name="lowers"/> (top first), no upper directory.</summary>
+    internal static void MountReadOnlyOverlay(IReadOnlyList<string> lowers, string target) =>
+        Mount("zar-overlay", target, "overlay", MS_RDONLY, "lowerdir=" + string.Join(':', lowers.Select(EscapeOverlayPath)));
+
+    const ulong MS_RDONLY = 1;
+
     static string EscapeOverlayPath(string p) => p.Replace("\\", "\\\\").Replace(",", "\\,").Replace(":", "\\:");
 
     static void Mount(string source, string target, string type, ulong flags, string data)

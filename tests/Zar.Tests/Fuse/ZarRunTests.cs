@@ -52,4 +52,29 @@ public sealed class ZarRunTests
         Assert.True(fuse.Code == 0, fuse.Err);
         Assert.Equal("fuse.zar\n42\n", fuse.Out);
     }
+
+    [Fact]
+    public void AnImageWithoutMountPointDirectoriesBootsAndStaysUntouched()
+    {
+        Tools.RequireRoot();
+        Tools.Require("crun");
+        var busybox = Tools.Require("busybox");
+        if (!Tools.Sh($"file -L {busybox}").Contains("statically linked"))
+        {
+            Assert.False(Tools.InCI, "busybox is not the static one: install busybox-static");
+            Assert.Skip("busybox is not the static one (busybox-static)");
+        }
+        using var t = new TempDir();
+        // Only /bin: no /proc, /dev, /sys or /tmp for crun to mount on.
+        Directory.CreateDirectory(t["root/bin"]);
+        File.Copy(busybox, t["root/bin/busybox"]);
+        File.CreateSymbolicLink(t["root/bin/sh"], "busybox");
+        var create = ZarCli.Run("create", t["root"], "-o", t["tiny.zar"]);
+        Assert.True(create.Code == 0, create.Err);
+        var r = ZarCli.Run("run", t["tiny.zar"], "--", "/bin/busybox", "sh", "-c", "/bin/busybox ls -d /proc/self /dev/null /tmp && echo t > /tmp/t && /bin/busybox cat /tmp/t");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal(["/dev/null", "/proc/self", "/tmp", "t"], r.Out.TrimEnd().Split('\n'));
+        // The image itself still has only /bin.
+        Assert.Equal("bin\n", ZarCli.Run("ls", t["tiny.zar"]).Out);
+    }
 }

@@ -60,8 +60,49 @@ public static class ContainerRun
         }
     }
 
-    /// <summary>The container's root at <paramref name="rootfs"/>: the kernel's EROFS mount when asked and possible, else the FUSE server.</summary>
+    /// <summary>
+    /// The container's root at <paramref name="rootfs"/>. crun must find a directory for each of its mounts
+    /// (/proc, /dev, /sys, ...) and cannot make one in a read-only root, so an image that lacks some (a
+    /// minimal image, a busybox) gets them from a small directory of empty ones laid over it by a read-only
+    /// kernel overlay; the image itself is never written.
+    /// </summary>
     static IDisposable MountRoot(IReadOnlyFileSystem root, string rootfs, ContainerRunOptions options)
+    {
+        var points = RuntimeSpec.MountPoints.ToList();
+        // /dev/pts and the like are made by crun inside the /dev it has just mounted, not in the image.
+        var missing = points
+            .Where(p => !points.Any(q => p.StartsWith(q + "/", StringComparison.Ordinal)))
+            .Where(p => root.Lookup(p.TrimStart('/')) is not { IsDirectory: true }).ToList();
+        if (missing.Count == 0) return MountImage(root, rootfs, options);
+        var bundle = Path.GetDirectoryName(rootfs)!;
+        var image = Path.Combine(bundle, "image");
+        var skeleton = Path.Combine(bundle, "mountpoints");
+        Directory.CreateDirectory(image);
+        foreach (var p in missing) Directory.CreateDirectory(Path.Combine(skeleton, p.TrimStart('/')));
+        var imageMount = MountImage(root, image, options);
+        try
+        {
+            KernelMounts.MountReadOnlyOverlay([skeleton, image], rootfs);
+        }
+        catch
+        {
+            imageMount.Dispose();
+            throw;
+        }
+        return new Stacked(new KernelMount(rootfs), imageMount);
+    }
+
+    sealed class Stacked(IDisposable top, IDisposable bottom) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { top.Dispose(); }
+            finally { bottom.Dispose(); }
+        }
+    }
+
+    /// <summary>The image at <paramref name="target"/>: the kernel's EROFS mount when asked and possible, else the FUSE server.</summary>
+    static IDisposable MountImage(IReadOnlyFileSystem root, string rootfs, ContainerRunOptions options)
     {
         var mountOptions = options.Mount ?? new FuseServerOptions();
         if (options.KernelErofsImage is { } image)

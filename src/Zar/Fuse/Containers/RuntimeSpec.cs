@@ -50,6 +50,9 @@ public static class RuntimeSpec
         ("/tmp", "tmpfs", "tmpfs", ["nosuid", "nodev", "mode=1777"]),
     ];
 
+    /// <summary>Where the runtime mounts file systems; each must be a directory in the root.</summary>
+    public static IEnumerable<string> MountPoints => Mounts.Select(m => m.Destination);
+
     /// <summary>The config.json bytes for a bundle whose root filesystem is <paramref name="rootPath"/>.</summary>
     public static byte[] Build(ContainerProcess process, string rootPath)
     {
