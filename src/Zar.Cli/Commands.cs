@@ -26,6 +26,7 @@ static class Commands
         root.Subcommands.Add(Cfs());
         MountCommands.AddTo(root);
         FlistCommands.AddTo(root);
+        TarfsCommands.AddTo(root);
         ImageOptions.AddTo(root);
         root.Options.Add(new System.CommandLine.Help.HelpOption());
         root.Options.Add(new VersionOption());

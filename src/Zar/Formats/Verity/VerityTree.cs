@@ -1,0 +1,187 @@
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+using Zar.IO;
+using Zar.Model;
+
+namespace Zar.Formats.Verity;
+
+/// <summary>
+/// Builds and checks dm-verity hash trees (format 1, SHA-256, no salt) exactly as <c>veritysetup format</c>
+/// writes them: levels top first, leaves last, unused digest slots zero (Nydus fills them with the digest of
+/// a zero block, which <c>veritysetup verify</c> rejects). The leaf level, where the work is, is hashed in
+/// parallel: each work item reads a run of data blocks, writes the leaf blocks they fill and keeps only those
+/// blocks' digests, so memory is 1/128 of the leaf level.
+/// </summary>
+public static class VerityTree
+{
+    /// <summary>Leaf hash blocks per work item (16 × 128 data blocks: 1 MiB of data at 512-byte blocks).</summary>
+    const int LeafBlocksPerItem = 16;
+
+    /// <summary>Pads the file with zeros to its data's end (whole data blocks), writes the tree and returns it.</summary>
+    public static VerityTreeInfo Format(string path, int dataBlockSize = 512, int hashBlockSize = 4096, long? hashOffset = null, long? dataBlocks = null)
+    {
+        using var handle = OpenFile(path, FileAccess.ReadWrite);
+        long length = RandomAccess.GetLength(handle);
+        long dataBytes = dataBlocks is { } n ? n * dataBlockSize : length;
+        var p = VerityParameters.For(dataBytes, dataBlockSize, hashBlockSize, hashOffset);
+        return Write(handle, p, path);
+    }
+
+    /// <summary>Writes the tree of the data blocks at <see cref="VerityParameters.HashOffset"/> (the file grows as needed; bytes
+    /// between the data and the tree become zero when they are past the old end).</summary>
+    public static VerityTreeInfo Write(SafeFileHandle file, VerityParameters p, string what)
+    {
+        p.CheckLayout();
+        long length = RandomAccess.GetLength(file);
+        if (length < p.DataBytes) RandomAccess.SetLength(file, p.DataBytes); // zero padding to whole data blocks, part of the data
+        if (RandomAccess.GetLength(file) < p.End) RandomAccess.SetLength(file, p.End);
+        var levels = p.LevelBlocks();
+        var offsets = p.LevelOffsets();
+        byte[] root;
+        if (levels.Length == 0)
+        {
+            var block = new byte[p.DataBlockSize];
+            ReadExactly(file, 0, block, what);
+            root = SHA256.HashData(block);
+        }
+        else
+        {
+            var digests = HashLeaves(file, p, what, (item, leafBlocks) => RandomAccess.Write(file, leafBlocks, offsets[0] + item * LeafBlocksPerItem * (long)p.HashBlockSize));
+            root = BuildUpper(p, levels, digests, (level, index, block) => RandomAccess.Write(file, block, offsets[level] + index * p.HashBlockSize));
+        }
+        return new VerityTreeInfo(p, Convert.ToHexStringLower(root));
+    }
+
+    /// <summary>
+    /// Checks data, tree and root hash as <c>veritysetup verify</c> does (including the zero padding);
+    /// null when all is well, else a sentence naming the first bad block.
+    /// </summary>
+    public static string? Verify(string path, VerityParameters p, string rootHash)
+    {
+        p.CheckLayout();
+        byte[] expectedRoot;
+        try { expectedRoot = Convert.FromHexString(rootHash); }
+        catch (FormatException) { throw new ZarException($"root hash '{rootHash}' is not hex"); }
+        if (expectedRoot.Length != VerityParameters.DigestSize) throw new ZarException($"root hash '{rootHash}': {VerityParameters.DigestSize * 2} hex digits expected");
+        using var file = OpenFile(path, FileAccess.Read);
+        long length = RandomAccess.GetLength(file);
+        if (length < p.DataBytes) return $"{path}: {length} bytes, shorter than the {p.DataBlocks} data blocks";
+        if (length < p.End) return $"{path}: {length} bytes, the hash tree ends at {p.End}";
+        var levels = p.LevelBlocks();
+        var offsets = p.LevelOffsets();
+        if (levels.Length == 0)
+        {
+            var block = new byte[p.DataBlockSize];
+            ReadExactly(file, 0, block, path);
+            return SHA256.HashData(block).AsSpan().SequenceEqual(expectedRoot) ? null : $"{path}: data block 0 does not match the root hash";
+        }
+
+        // Leaves: recompute each run's leaf blocks and compare with the stored ones; the first differing digest names the block.
+        long firstBadData = long.MaxValue;
+        var gate = new object();
+        var digests = HashLeaves(file, p, path, (item, computed) =>
+        {
+            var stored = new byte[computed.Length];
+            ReadExactly(file, offsets[0] + item * LeafBlocksPerItem * (long)p.HashBlockSize, stored, path);
+            if (stored.AsSpan().SequenceEqual(computed)) return;
+            int at = computed.AsSpan().CommonPrefixLength(stored);
+            long bad = (item * LeafBlocksPerItem * (long)p.HashBlockSize + at) / VerityParameters.DigestSize;
+            lock (gate) firstBadData = Math.Min(firstBadData, bad);
+        });
+        if (firstBadData != long.MaxValue)
+            return firstBadData < p.DataBlocks
+                ? $"{path}: data block {firstBadData} (bytes {firstBadData * p.DataBlockSize}..{(firstBadData + 1) * p.DataBlockSize}) does not match the hash tree"
+                : $"{path}: the hash tree's spare area is not zeroed (leaf level, after {p.DataBlocks} digests)";
+
+        // Upper levels: recompute from the (now trusted) leaf blocks and compare block by block.
+        string? bad = null;
+        var buffer = new byte[p.HashBlockSize];
+        var root = BuildUpper(p, levels, digests, (level, index, block) =>
+        {
+            if (bad != null) return;
+            long at = offsets[level] + index * p.HashBlockSize;
+            ReadExactly(file, at, buffer, path);
+            if (!buffer.AsSpan().SequenceEqual(block)) bad = $"{path}: hash block at byte {at} (level {level}) does not match";
+        });
+        if (bad != null) return bad;
+        return root.AsSpan().SequenceEqual(expectedRoot) ? null : $"{path}: the root hash is {Convert.ToHexStringLower(root)}, not {rootHash.ToLowerInvariant()}";
+    }
+
+    /// <summary>
+    /// Hashes the data blocks into leaf hash blocks, a work item (<see cref="LeafBlocksPerItem"/> leaf blocks)
+    /// at a time on every core, hands each item's leaf blocks to <paramref name="leaves"/> and returns the
+    /// digest of every leaf block (the input of level 1).
+    /// </summary>
+    static byte[] HashLeaves(SafeFileHandle file, VerityParameters p, string what, Action<long, byte[]> leaves)
+    {
+        long leafBlocks = (p.DataBlocks + p.DigestsPerBlock - 1) / p.DigestsPerBlock;
+        long items = (leafBlocks + LeafBlocksPerItem - 1) / LeafBlocksPerItem;
+        if (leafBlocks > Array.MaxLength / VerityParameters.DigestSize) throw new ZarNotSupportedException($"{what}: too large for one hash tree");
+        var digests = new byte[leafBlocks * VerityParameters.DigestSize];
+        long dataPerItem = (long)LeafBlocksPerItem * p.DigestsPerBlock;
+        Parallel.For(0L, items, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            () => (Data: new byte[dataPerItem * p.DataBlockSize], Leaves: new byte[LeafBlocksPerItem * p.HashBlockSize]),
+            (item, _, buf) =>
+            {
+                long firstData = item * dataPerItem;
+                int dataCount = (int)Math.Min(dataPerItem, p.DataBlocks - firstData);
+                var data = buf.Data.AsSpan(0, dataCount * p.DataBlockSize);
+                ReadExactly(file, firstData * p.DataBlockSize, data, what);
+                int leafCount = (dataCount + p.DigestsPerBlock - 1) / p.DigestsPerBlock;
+                var leafBytes = buf.Leaves.AsSpan(0, leafCount * p.HashBlockSize);
+                leafBytes.Clear();
+                for (int b = 0; b < dataCount; b++)
+                {
+                    int slot = (b >> p.DigestsPerBlockBits) * p.HashBlockSize + (b & (p.DigestsPerBlock - 1)) * VerityParameters.DigestSize;
+                    SHA256.HashData(data.Slice(b * p.DataBlockSize, p.DataBlockSize), leafBytes.Slice(slot, VerityParameters.DigestSize));
+                }
+                long firstLeaf = item * LeafBlocksPerItem;
+                for (int l = 0; l < leafCount; l++)
+                    SHA256.HashData(leafBytes.Slice(l * p.HashBlockSize, p.HashBlockSize), digests.AsSpan((int)((firstLeaf + l) * VerityParameters.DigestSize), VerityParameters.DigestSize));
+                leaves(item, leafBytes.ToArray());
+                return buf;
+            },
+            _ => { });
+        return digests;
+    }
+
+    /// <summary>Levels 1 and up from the leaf blocks' digests (each level is 1/128 of the one below: done on one core);
+    /// hands every block to <paramref name="block"/> and returns the root hash.</summary>
+    static byte[] BuildUpper(VerityParameters p, long[] levels, byte[] lowerDigests, Action<int, long, byte[]> block)
+    {
+        var digests = lowerDigests;
+        for (int level = 1; level < levels.Length; level++)
+        {
+            var next = new byte[levels[level] * VerityParameters.DigestSize];
+            int perBlock = p.DigestsPerBlock * VerityParameters.DigestSize;
+            for (long i = 0; i < levels[level]; i++)
+            {
+                var b = new byte[p.HashBlockSize];
+                int from = (int)(i * perBlock);
+                digests.AsSpan(from, Math.Min(perBlock, digests.Length - from)).CopyTo(b);
+                block(level, i, b);
+                SHA256.HashData(b, next.AsSpan((int)(i * VerityParameters.DigestSize), VerityParameters.DigestSize));
+            }
+            digests = next;
+        }
+        return digests; // the top level is one block: its digest is the root
+    }
+
+    static SafeFileHandle OpenFile(string path, FileAccess access)
+    {
+        try { return File.OpenHandle(path, FileMode.Open, access, FileShare.Read); }
+        catch (FileNotFoundException) { throw new ZarNotFoundException($"{path}: no such file"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ZarException($"{path}: cannot open: {e.Message}"); }
+    }
+
+    static void ReadExactly(SafeFileHandle file, long offset, Span<byte> destination, string what)
+    {
+        int done = 0;
+        while (done < destination.Length)
+        {
+            int n = RandomAccess.Read(file, destination[done..], offset + done);
+            if (n <= 0) throw new ZarFormatException($"{what}: ends at {offset + done}, {offset + destination.Length} bytes expected");
+            done += n;
+        }
+    }
+}
