@@ -32,8 +32,8 @@ public sealed record VerityParameters(long DataBlocks, long HashOffset, int Data
     }
 
     public long HashBlocks => LevelBlocks().Sum();
-    /// <summary>Where the tree ends: the file is at least this long.</summary>
-    public long End => HashOffset + HashBlocks * HashBlockSize;
+    /// <summary>Where the tree ends: the file is at least this long (one data block has no tree: the data's end).</summary>
+    public long End => HashBlocks == 0 ? DataBytes : HashOffset + HashBlocks * HashBlockSize;
 
     /// <summary>Byte offset of each level's first block: the top level first in the file, the leaves last.</summary>
     public long[] LevelOffsets()

@@ -34,7 +34,7 @@ public static class VerityTree
         p.CheckLayout();
         long length = RandomAccess.GetLength(file);
         if (length < p.DataBytes) RandomAccess.SetLength(file, p.DataBytes); // zero padding to whole data blocks, part of the data
-        if (RandomAccess.GetLength(file) < p.End) RandomAccess.SetLength(file, p.End);
+        if (RandomAccess.GetLength(file) < p.End) RandomAccess.SetLength(file, p.End); // one data block: no tree, nothing written
         var levels = p.LevelBlocks();
         var offsets = p.LevelOffsets();
         byte[] root;
