@@ -83,27 +83,27 @@ public static class TarfsBuilder
             throw new ZarNotSupportedException("--meta-only with a *_with_verity mode: the tars would not be covered; protect the one-file disk instead");
         for (int i = 0; i < stack.Blobs.Count; i++)
             if (stack.Blobs[i].Length < 0) throw new ZarException($"{stack.Layers[i].Description}: the tar cannot be read at random (open the stack with spilled layers)");
+        var diffIds = Enumerable.Range(0, stack.Layers.Count).Select(i => DiffId(stack, i)).ToArray();
         var disks = new List<TarfsDisk>();
         if (options.Mode.PerLayer())
         {
             Directory.CreateDirectory(output);
             for (int i = 0; i < stack.Layers.Count; i++)
             {
-                var info = stack.Layers[i];
-                var name = LayerFileName.For(i, stack.Layers.Count, info.DiffId ?? info.Digest, options.MetaOnly ? "layer.meta" : "layer.disk");
-                disks.Add(WriteDisk(stack, stack.GetLayer(i, WhiteoutFormat.Overlay), Path.Combine(output, name), [i], i, options, options.ProgressFor?.Invoke(i)));
+                var name = LayerFileName.For(i, stack.Layers.Count, diffIds[i], options.MetaOnly ? "layer.meta" : "layer.disk");
+                disks.Add(WriteDisk(stack, stack.GetLayer(i, WhiteoutFormat.Overlay), Path.Combine(output, name), [i], i, diffIds, options, options.ProgressFor?.Invoke(i)));
             }
         }
         else
         {
             var parent = Path.GetDirectoryName(Path.GetFullPath(output))!;
             if (!Directory.Exists(parent)) throw new ZarException($"{output}: directory {parent} does not exist");
-            disks.Add(WriteDisk(stack, stack.Merged, output, Enumerable.Range(0, stack.Layers.Count).ToArray(), null, options, options.ProgressFor?.Invoke(0)));
+            disks.Add(WriteDisk(stack, stack.Merged, output, Enumerable.Range(0, stack.Layers.Count).ToArray(), null, diffIds, options, options.ProgressFor?.Invoke(0)));
         }
         return disks;
     }
 
-    static TarfsDisk WriteDisk(LayerStack stack, IReadOnlyFileSystem tree, string path, int[] layers, int? layer, TarfsOptions options, IProgress<long>? progress)
+    static TarfsDisk WriteDisk(LayerStack stack, IReadOnlyFileSystem tree, string path, int[] layers, int? layer, string[] diffIds, TarfsOptions options, IProgress<long>? progress)
     {
         var devices = new List<ErofsDevice>();
         var deviceFiles = new List<string>();
@@ -116,18 +116,18 @@ public static class TarfsBuilder
                 var redirect = new Dictionary<IBlob, IBlob>(ReferenceEqualityComparer.Instance);
                 foreach (int i in layers)
                 {
-                    var file = TarFile(stack, i, path);
+                    var file = TarFile(stack, i, diffIds[i], path);
                     opened.Add(file);
                     redirect[stack.Blobs[i]] = file;
                     deviceFiles.Add(file.FilePath);
-                    devices.Add(new ErofsDevice(file, ErofsDeviceMode.External) { Tag = Tag(stack.Layers[i]) });
+                    devices.Add(new ErofsDevice(file, ErofsDeviceMode.External) { Tag = Tag(diffIds[i]) });
                 }
                 source = new BlobRedirectFileSystem(tree, redirect);
             }
             else
             {
                 foreach (int i in layers)
-                    devices.Add(new ErofsDevice(stack.Blobs[i], ErofsDeviceMode.Embedded) { Tag = Tag(stack.Layers[i]), Alignment = TarAlignment });
+                    devices.Add(new ErofsDevice(stack.Blobs[i], ErofsDeviceMode.Embedded) { Tag = Tag(diffIds[i]), Alignment = TarAlignment });
             }
 
             using var output = new AtomicFile(path);
@@ -147,7 +147,8 @@ public static class TarfsBuilder
 
             long tarBytes = layers.Sum(i => stack.Blobs[i].Length);
             long files = FileSystemTotalsOf(tree);
-            long metadata = options.MetaOnly ? written.ImageSize : Math.Min(written.ImageSize, written.Devices.Count > 0 ? written.Devices[0].MappedBlockAddress * (long)BlockSize : written.ImageSize);
+            // Inodes, directories, xattrs and copied files; the rest of the disk is the tars and alignment zeros.
+            long metadata = options.MetaOnly ? written.ImageSize : (written.MetadataBlocks + written.DataBlocks) * (long)BlockSize;
             return new TarfsDisk(output.FinalPath, layer, verity?.Parameters.End ?? written.ImageSize, metadata, tarBytes, written.PointedFiles, files - written.PointedFiles)
             {
                 DeviceFiles = deviceFiles,
@@ -164,10 +165,17 @@ public static class TarfsBuilder
     static long FileSystemTotalsOf(IReadOnlyFileSystem tree) =>
         tree.Walk().Where(e => e.IsRegular && e.Size > 0).Select(e => e.Inode).Distinct().LongCount();
 
-    /// <summary>The device tag: the layer's diff_id hex (what the snapshotter names the blob), at most 64 bytes.</summary>
-    static string Tag(LayerInfo info)
+    /// <summary>The layer's diff_id; a lone tar has none in a config, so it is computed (the digest of the uncompressed tar).</summary>
+    static string DiffId(LayerStack stack, int index)
     {
-        var digest = info.DiffId ?? info.Digest ?? "";
+        if (stack.Layers[index].DiffId is { } known) return known;
+        using var s = stack.Blobs[index].OpenSequential();
+        return "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(s));
+    }
+
+    /// <summary>The device tag: the layer's diff_id hex (the snapshotter names its blobs by digest), 64 bytes.</summary>
+    static string Tag(string digest)
+    {
         var hex = digest.Contains(':') ? digest[(digest.IndexOf(':') + 1)..] : digest;
         return hex.Length > 64 ? hex[..64] : hex;
     }
@@ -177,14 +185,13 @@ public static class TarfsBuilder
     /// uncompressed file (or a window of an archive: the device is then the whole archive file), else a copy
     /// written beside the metadata (<c>NN-&lt;diffid12&gt;.layer.tar</c>).
     /// </summary>
-    static FileBlob TarFile(LayerStack stack, int index, string metaPath)
+    static FileBlob TarFile(LayerStack stack, int index, string diffId, string metaPath)
     {
         var blob = stack.Blobs[index];
         if (blob.Compression == LayerCompression.None && stack.Source.Layers[index].Locate() is { } window && window.Length == blob.Length)
             return new FileBlob(Path.GetFullPath(window.File), window.Offset, window.Length, blob.Description);
-        var info = stack.Layers[index];
         var dir = Path.GetDirectoryName(Path.GetFullPath(metaPath))!;
-        var name = LayerFileName.For(index, stack.Layers.Count, info.DiffId ?? info.Digest, "layer.tar");
+        var name = LayerFileName.For(index, stack.Layers.Count, diffId, "layer.tar");
         var path = Path.Combine(dir, name);
         using (var file = new AtomicFile(path))
         {

@@ -185,3 +185,29 @@ public static class VerityTree
         }
     }
 }
+
+/// <summary>Recognises a hash tree appended to an image in the tarfs layout (the tree at the data's end rounded up to 4096).</summary>
+public static class VerityTrailer
+{
+    /// <summary>
+    /// The tree after the first <paramref name="dataBytes"/> bytes of the file when its length is exactly what such a
+    /// tree takes (512- or 4096-byte data blocks, 4096-byte hash blocks), with the root hash the tree claims (the digest
+    /// of its top block: <see cref="VerityTree.Verify"/> checks it); null when the file has no such tail.
+    /// </summary>
+    public static VerityTreeInfo? Detect(string path, long dataBytes)
+    {
+        long length = new FileInfo(path).Length;
+        if (length <= dataBytes || dataBytes <= 0) return null;
+        foreach (int dbs in new[] { 512, 4096 })
+        {
+            if (dataBytes % dbs != 0) continue;
+            var p = VerityParameters.For(dataBytes, dbs);
+            if (p.HashBlocks == 0 || p.End != length) continue;
+            var top = new byte[p.HashBlockSize];
+            using var f = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            if (RandomAccess.Read(f, top, p.HashOffset) != top.Length) return null;
+            return new VerityTreeInfo(p, Convert.ToHexStringLower(SHA256.HashData(top)));
+        }
+        return null;
+    }
+}
