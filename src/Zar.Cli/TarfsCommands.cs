@@ -98,6 +98,7 @@ static class TarfsCommands
     static readonly Option<int> DataBlockSize = new("--data-block-size") { Description = "bytes per data block (512 for tarfs, 4096 usual)", DefaultValueFactory = _ => 512 };
     static readonly Option<int> HashBlockSize = new("--hash-block-size") { Description = "bytes per hash block", DefaultValueFactory = _ => 4096 };
     static readonly Option<long?> HashOffset = new("--hash-offset") { Description = "byte offset of the tree in the file (default: the data's end rounded up to the hash block size)" };
+    static readonly Option<string> HashFile = new("--hash-file") { Description = "the tree in its own file (hash offset default 0) instead of appended to FILE" };
     static readonly Option<long?> DataBlocks = new("--data-blocks") { Description = "data blocks covered (default: the whole file; verify: up to the hash offset)" };
 
     static Command Verity()
@@ -106,11 +107,11 @@ static class TarfsCommands
         var file = new Argument<string>("FILE");
         var json = new Option<bool>("--json") { Description = "print the parameters as JSON" };
         var format = new Command("format", "append a hash tree to FILE (zero-padded to whole data blocks) and print the root hash and veritysetup options")
-            { file, DataBlockSize, HashBlockSize, HashOffset, DataBlocks, json };
+            { file, DataBlockSize, HashBlockSize, HashOffset, DataBlocks, HashFile, json };
         format.SetAction(p => Errors.Guard(() =>
         {
             var path = p.GetValue(file)!;
-            var v = VerityTree.Format(path, p.GetValue(DataBlockSize), p.GetValue(HashBlockSize), p.GetValue(HashOffset), p.GetValue(DataBlocks));
+            var v = VerityTree.Format(path, p.GetValue(DataBlockSize), p.GetValue(HashBlockSize), p.GetValue(HashOffset), p.GetValue(DataBlocks), p.GetValue(HashFile));
             if (p.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(VerityJson(v, path), new JsonSerializerOptions { WriteIndented = true }));
             else
             {
@@ -124,15 +125,18 @@ static class TarfsCommands
         var vfile = new Argument<string>("FILE");
         var root = new Option<string>("--root-hash") { Description = "the root hash (hex)", Required = true };
         var verify = new Command("verify", "check FILE's data and hash tree against a root hash; exit 1 naming the first bad block")
-            { vfile, root, DataBlockSize, HashBlockSize, HashOffset, DataBlocks };
+            { vfile, root, DataBlockSize, HashBlockSize, HashOffset, DataBlocks, HashFile };
         verify.SetAction(p => Errors.Guard(() =>
         {
             var path = p.GetValue(vfile)!;
             int dbs = p.GetValue(DataBlockSize), hbs = p.GetValue(HashBlockSize);
             long? n = p.GetValue(DataBlocks), h = p.GetValue(HashOffset);
-            if (n == null && h == null) throw new ZarException("give --data-blocks N or --hash-offset H (the tree's place is not recorded in the file)");
-            var parameters = n is { } blocks ? VerityParameters.For(blocks * dbs, dbs, hbs, h) : new VerityParameters(h!.Value / dbs, h.Value, dbs, hbs);
-            var problem = VerityTree.Verify(path, parameters, p.GetValue(root)!);
+            var hashFile = p.GetValue(HashFile);
+            VerityParameters parameters;
+            if (hashFile != null) parameters = new VerityParameters(n ?? new FileInfo(path).Length / dbs, h ?? 0, dbs, hbs);
+            else if (n == null && h == null) throw new ZarException("give --data-blocks N or --hash-offset H (the tree's place is not recorded in the file)");
+            else parameters = n is { } blocks ? VerityParameters.For(blocks * dbs, dbs, hbs, h) : new VerityParameters(h!.Value / dbs, h.Value, dbs, hbs);
+            var problem = VerityTree.Verify(path, parameters, p.GetValue(root)!, hashFile);
             if (problem != null)
             {
                 Console.Error.WriteLine($"zar: {problem}");

@@ -17,24 +17,36 @@ public static class VerityTree
     /// <summary>Leaf hash blocks per work item (16 × 128 data blocks: 1 MiB of data at 512-byte blocks).</summary>
     const int LeafBlocksPerItem = 16;
 
-    /// <summary>Pads the file with zeros to its data's end (whole data blocks), writes the tree and returns it.</summary>
-    public static VerityTreeInfo Format(string path, int dataBlockSize = 512, int hashBlockSize = 4096, long? hashOffset = null, long? dataBlocks = null)
+    /// <summary>Pads the file with zeros to its data's end (whole data blocks), writes the tree and returns it.
+    /// With <paramref name="hashPath"/>, the tree goes to that file instead (at <paramref name="hashOffset"/>, default 0)
+    /// and the data file is left as it is, so it must hold whole data blocks.</summary>
+    public static VerityTreeInfo Format(string path, int dataBlockSize = 512, int hashBlockSize = 4096, long? hashOffset = null, long? dataBlocks = null, string? hashPath = null)
     {
-        using var handle = OpenFile(path, FileAccess.ReadWrite);
+        using var handle = OpenFile(path, hashPath == null ? FileAccess.ReadWrite : FileAccess.Read);
         long length = RandomAccess.GetLength(handle);
         long dataBytes = dataBlocks is { } n ? n * dataBlockSize : length;
-        var p = VerityParameters.For(dataBytes, dataBlockSize, hashBlockSize, hashOffset);
-        return Write(handle, p, path);
+        if (hashPath == null) return Write(handle, handle, VerityParameters.For(dataBytes, dataBlockSize, hashBlockSize, hashOffset), path);
+        if (dataBytes % dataBlockSize != 0 || dataBytes > length)
+            throw new ZarException($"{path}: {length} bytes is not a whole number of {dataBlockSize}-byte blocks (a block device could not show the rest)");
+        var p = new VerityParameters(dataBytes / dataBlockSize, hashOffset ?? 0, dataBlockSize, hashBlockSize);
+        if (p.DataBlocks == 0) throw new ZarException("dm-verity: no data to protect (0 blocks)");
+        using var hash = new AtomicFile(hashPath);
+        var tree = Write(handle, hash.Stream.SafeFileHandle, p, path, separate: true);
+        hash.Commit();
+        return tree;
     }
 
     /// <summary>Writes the tree of the data blocks at <see cref="VerityParameters.HashOffset"/> (the file grows as needed; bytes
     /// between the data and the tree become zero when they are past the old end).</summary>
-    public static VerityTreeInfo Write(SafeFileHandle file, VerityParameters p, string what)
+    public static VerityTreeInfo Write(SafeFileHandle file, VerityParameters p, string what) => Write(file, file, p, what);
+
+    static VerityTreeInfo Write(SafeFileHandle file, SafeFileHandle hashFile, VerityParameters p, string what, bool separate = false)
     {
-        p.CheckLayout();
+        if (!separate) p.CheckLayout();
         long length = RandomAccess.GetLength(file);
-        if (length < p.DataBytes) RandomAccess.SetLength(file, p.DataBytes); // zero padding to whole data blocks, part of the data
-        if (RandomAccess.GetLength(file) < p.End) RandomAccess.SetLength(file, p.End); // one data block: no tree, nothing written
+        if (!separate && length < p.DataBytes) RandomAccess.SetLength(file, p.DataBytes); // zero padding to whole data blocks, part of the data
+        long hashEnd = separate ? p.HashOffset + p.HashBlocks * p.HashBlockSize : p.End;
+        if (RandomAccess.GetLength(hashFile) < hashEnd) RandomAccess.SetLength(hashFile, hashEnd);
         var levels = p.LevelBlocks();
         var offsets = p.LevelOffsets();
         byte[] root;
@@ -46,8 +58,8 @@ public static class VerityTree
         }
         else
         {
-            var digests = HashLeaves(file, p, what, (item, leafBlocks) => RandomAccess.Write(file, leafBlocks, offsets[0] + item * LeafBlocksPerItem * (long)p.HashBlockSize));
-            root = BuildUpper(p, levels, digests, (level, index, block) => RandomAccess.Write(file, block, offsets[level] + index * p.HashBlockSize));
+            var digests = HashLeaves(file, p, what, (item, leafBlocks) => RandomAccess.Write(hashFile, leafBlocks, offsets[0] + item * LeafBlocksPerItem * (long)p.HashBlockSize));
+            root = BuildUpper(p, levels, digests, (level, index, block) => RandomAccess.Write(hashFile, block, offsets[level] + index * p.HashBlockSize));
         }
         return new VerityTreeInfo(p, Convert.ToHexStringLower(root));
     }
@@ -56,17 +68,20 @@ public static class VerityTree
     /// Checks data, tree and root hash as <c>veritysetup verify</c> does (including the zero padding);
     /// null when all is well, else a sentence naming the first bad block.
     /// </summary>
-    public static string? Verify(string path, VerityParameters p, string rootHash)
+    public static string? Verify(string path, VerityParameters p, string rootHash, string? hashPath = null)
     {
-        p.CheckLayout();
+        if (hashPath == null) p.CheckLayout();
         byte[] expectedRoot;
         try { expectedRoot = Convert.FromHexString(rootHash); }
         catch (FormatException) { throw new ZarException($"root hash '{rootHash}' is not hex"); }
         if (expectedRoot.Length != VerityParameters.DigestSize) throw new ZarException($"root hash '{rootHash}': {VerityParameters.DigestSize * 2} hex digits expected");
         using var file = OpenFile(path, FileAccess.Read);
+        using var separate = hashPath == null ? null : OpenFile(hashPath, FileAccess.Read);
+        var hashFile = separate ?? file;
         long length = RandomAccess.GetLength(file);
         if (length < p.DataBytes) return $"{path}: {length} bytes, shorter than the {p.DataBlocks} data blocks";
-        if (length < p.End) return $"{path}: {length} bytes, the hash tree ends at {p.End}";
+        long hashEnd = p.HashOffset + p.HashBlocks * p.HashBlockSize;
+        if (RandomAccess.GetLength(hashFile) < hashEnd) return $"{hashPath ?? path}: {RandomAccess.GetLength(hashFile)} bytes, the hash tree ends at {hashEnd}";
         var levels = p.LevelBlocks();
         var offsets = p.LevelOffsets();
         if (levels.Length == 0)
@@ -82,7 +97,7 @@ public static class VerityTree
         var digests = HashLeaves(file, p, path, (item, computed) =>
         {
             var stored = new byte[computed.Length];
-            ReadExactly(file, offsets[0] + item * LeafBlocksPerItem * (long)p.HashBlockSize, stored, path);
+            ReadExactly(hashFile, offsets[0] + item * LeafBlocksPerItem * (long)p.HashBlockSize, stored, path);
             if (stored.AsSpan().SequenceEqual(computed)) return;
             int at = computed.AsSpan().CommonPrefixLength(stored);
             long bad = (item * LeafBlocksPerItem * (long)p.HashBlockSize + at) / VerityParameters.DigestSize;
@@ -100,7 +115,7 @@ public static class VerityTree
         {
             if (bad != null) return;
             long at = offsets[level] + index * p.HashBlockSize;
-            ReadExactly(file, at, buffer, path);
+            ReadExactly(hashFile, at, buffer, path);
             if (!buffer.AsSpan().SequenceEqual(block)) bad = $"{path}: hash block at byte {at} (level {level}) does not match";
         });
         if (bad != null) return bad;

@@ -178,4 +178,49 @@ public class VerityTreeTests
         Assert.Contains("data block 300 ", r.Err);
         Assert.Single(r.Err.Trim().Split('\n'));
     }
+
+    [Fact]
+    public void CreateAndConvertWithVerityAppendToErofsAndRefuseZar()
+    {
+        Tools.Require("veritysetup");
+        using var t = new TempDir();
+        Directory.CreateDirectory(t["src/d"]);
+        File.WriteAllText(t["src/d/f"], "verity");
+        WriteData(t["src/big"], 200_000, 9);
+        foreach (var blockSize in new[] { "4096", "512" })
+        {
+            var image = t[$"img{blockSize}.erofs"];
+            var r = ZarCli.Run("create", t["src"], "-o", image, "--format", "erofs", "--block-size", blockSize, "--verity");
+            Assert.True(r.Code == 0, r.Err);
+            var verify = r.Out.Split('\n').First(l => l.Contains("verify: ")).Split("verify: ")[1];
+            Assert.Contains($"--data-block-size={blockSize} ", verify);
+            var ok = Tools.Run("sh", ["-c", verify]);
+            Assert.True(ok.Code == 0, $"{verify}: {ok.Err}");
+            Assert.Equal("verity", ZarCli.Run("cat", image, "d/f").Out);
+            Assert.Contains("verity root hash:", ZarCli.Run("inspect", image).Out);
+        }
+        var zar = ZarCli.Run("create", t["src"], "-o", t["img.zar"], "--verity");
+        Assert.Equal(2, zar.Code);
+        Assert.Contains("--verity needs --format erofs", zar.Err);
+        Assert.False(File.Exists(t["img.zar"]));
+    }
+
+    [Fact]
+    public void SeparateHashFileMatchesVeritysetup()
+    {
+        Tools.Require("veritysetup");
+        using var t = new TempDir();
+        WriteData(t["data"], 777 * 4096, 11);
+        var r = ZarCli.Run("verity", "format", t["data"], "--data-block-size", "4096", "--hash-file", t["tree"], "--json");
+        Assert.True(r.Code == 0, r.Err);
+        var root = System.Text.Json.JsonDocument.Parse(r.Out).RootElement.GetProperty("root_hash").GetString()!;
+        Assert.Equal(777 * 4096, new FileInfo(t["data"]).Length); // the data file is untouched
+        var theirs = Tools.Run(Tools.Require("veritysetup"), ["format", "--no-superblock", "--format=1", "--salt=-", "--hash=sha256",
+            "--data-block-size=4096", "--hash-block-size=4096", t["data"], t["theirs"]]);
+        Assert.True(theirs.Code == 0, theirs.Err);
+        Assert.Contains(root, theirs.Out);
+        Assert.True(FilesEqual(t["tree"], t["theirs"]), "separate tree differs from veritysetup's");
+        r = ZarCli.Run("verity", "verify", t["data"], "--root-hash", root, "--data-block-size", "4096", "--hash-file", t["tree"]);
+        Assert.True(r.Code == 0, r.Err);
+    }
 }
