@@ -53,6 +53,7 @@ static class TarfsCommands
             var what = d.Layer is { } l ? $"layer {l + 1}" : "image";
             Console.WriteLine($"{d.Path}: {what}, {d.Bytes} bytes ({d.MetadataBytes} metadata, {d.TarBytes} tar), {d.PointedFiles} files in the tar, {d.CopiedFiles} copied");
             foreach (var f in d.DeviceFiles) Console.WriteLine($"  device: {f}");
+            if (d.DeviceFiles.Count > 0) Console.WriteLine($"  read: zar ls {d.Path}{string.Concat(d.DeviceFiles.Select(f => " --device " + f))}");
             if (d.Verity is { } v)
             {
                 Console.WriteLine($"  root hash: {v.RootHash}");

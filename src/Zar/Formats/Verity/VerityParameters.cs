@@ -32,6 +32,8 @@ public sealed record VerityParameters(long DataBlocks, long HashOffset, int Data
     }
 
     public long HashBlocks => LevelBlocks().Sum();
+    /// <summary>Where the tree ends in the hash file (nothing is written for one data block).</summary>
+    public long HashEnd => HashBlocks == 0 ? 0 : HashOffset + HashBlocks * HashBlockSize;
     /// <summary>Where the tree ends: the file is at least this long (one data block has no tree: the data's end).</summary>
     public long End => HashBlocks == 0 ? DataBytes : HashOffset + HashBlocks * HashBlockSize;
 

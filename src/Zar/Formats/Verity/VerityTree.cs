@@ -45,7 +45,7 @@ public static class VerityTree
         if (!separate) p.CheckLayout();
         long length = RandomAccess.GetLength(file);
         if (!separate && length < p.DataBytes) RandomAccess.SetLength(file, p.DataBytes); // zero padding to whole data blocks, part of the data
-        long hashEnd = separate ? p.HashOffset + p.HashBlocks * p.HashBlockSize : p.End;
+        long hashEnd = separate ? p.HashEnd : p.End;
         if (RandomAccess.GetLength(hashFile) < hashEnd) RandomAccess.SetLength(hashFile, hashEnd);
         var levels = p.LevelBlocks();
         var offsets = p.LevelOffsets();
@@ -80,7 +80,7 @@ public static class VerityTree
         var hashFile = separate ?? file;
         long length = RandomAccess.GetLength(file);
         if (length < p.DataBytes) return $"{path}: {length} bytes, shorter than the {p.DataBlocks} data blocks";
-        long hashEnd = p.HashOffset + p.HashBlocks * p.HashBlockSize;
+        long hashEnd = p.HashEnd;
         if (RandomAccess.GetLength(hashFile) < hashEnd) return $"{hashPath ?? path}: {RandomAccess.GetLength(hashFile)} bytes, the hash tree ends at {hashEnd}";
         var levels = p.LevelBlocks();
         var offsets = p.LevelOffsets();

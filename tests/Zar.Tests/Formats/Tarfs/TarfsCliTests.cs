@@ -70,6 +70,12 @@ public class TarfsCliTests
         r = ZarCli.Run("tarfs", "tar:" + tar, "--mode", "image_block", "--meta-only", "-o", t["image.meta"]);
         Assert.True(r.Code == 0, r.Err);
         var mount = r.Out.Split('\n').First(l => l.TrimStart().StartsWith("mount:")).Trim()["mount:".Length..].Trim();
+        // Our commands read it given the tar as its device (zar ls/cat --device, as printed).
+        var devices = r.Out.Split('\n').Where(l => l.TrimStart().StartsWith("device:")).Select(l => l.Trim()["device:".Length..].Trim()).ToList();
+        Assert.Contains("read: zar ls ", r.Out);
+        var cat = ZarCli.Run(["cat", t["image.meta"], "etc/hostname", .. devices.SelectMany(d => new[] { "--device", d })]);
+        Assert.True(cat.Code == 0, cat.Err);
+        Assert.Equal("tarfs\n", cat.Out);
         Assert.Contains("device=", mount);
         Directory.CreateDirectory(t["mnt"]);
         var m = Tools.Run("sh", ["-c", mount.Replace(" MNT", " " + t["mnt"])]);
