@@ -3,6 +3,7 @@ using Zar.Formats.Verity;
 using Zar.Model;
 using Zar.Sources.Layers;
 using Zar.Tests.Formats.Tarfs;
+using Zar.Tests.Sources.Layers;
 using Zar.Tests.Support;
 using ErofsMount = Zar.Tests.Formats.Erofs.Mount;
 
@@ -153,6 +154,27 @@ public class VerityTreeTests
         using (var f = File.Open(t["bad"], FileMode.Open)) { f.Position = v.Parameters.HashOffset + 5; f.WriteByte(0xEE); }
         Assert.NotEqual(0, Veritysetup("verify", v.Parameters, t["bad"], v.RootHash).Code);
         Assert.NotNull(VerityTree.Verify(t["bad"], v.Parameters, v.RootHash));
+    }
+
+    [Fact]
+    public void LayerBlockWithVerityEveryDiskPassesVeritysetupVerifyAndMounts()
+    {
+        Tools.RequireRoot();
+        Tools.Require("veritysetup");
+        using var t = new TempDir();
+        var layers = TarfsLayers.Create(t);
+        using var stack = layers.OpenStack();
+        var disks = TarfsBuilder.Build(stack, t["disks"], new TarfsOptions { Mode = TarfsMode.LayerBlockWithVerity });
+        Assert.Equal(layers.PlainTars.Count, disks.Count);
+        for (int i = 0; i < disks.Count; i++)
+        {
+            var v = disks[i].Verity!;
+            var ok = Veritysetup("verify", v.Parameters, disks[i].Path, v.RootHash);
+            Assert.True(ok.Code == 0, $"disk {i + 1}: veritysetup verify: {ok.Out}{ok.Err}");
+            using var m = ErofsMount.Erofs(disks[i].Path, t[$"mnt{i}"]);
+            using var kernel = new global::Zar.Sources.Host.HostDirectory(m.Path);
+            TreeAssert.Equal(stack.GetLayer(i, global::Zar.Overlay.WhiteoutFormat.Overlay), kernel, compareRoot: false);
+        }
     }
 
     [Fact]
