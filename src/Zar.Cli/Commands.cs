@@ -267,7 +267,7 @@ static class Commands
 
     static Option<bool> VerityOption() => new("--verity")
     {
-        Description = "add a dm-verity tree (sha256, no salt, no superblock): appended to EROFS images, IMAGE.verity for zar; prints the root hash and veritysetup options",
+        Description = "EROFS: append a dm-verity tree (sha256, no salt, no superblock; data blocks of the image's block size) and print the root hash and veritysetup options",
     };
 
     static void PrintVerity(string image, ImageFormat format, int blockSize)
