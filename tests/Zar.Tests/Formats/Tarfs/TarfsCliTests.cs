@@ -87,10 +87,11 @@ public class TarfsCliTests
         }
         finally
         {
-            var dev = Tools.Run("findmnt", ["-n", "-o", "OPTIONS", t["mnt"]]).Out;
             Tools.Run("umount", [t["mnt"]]);
-            foreach (var loop in System.Text.RegularExpressions.Regex.Matches(dev, @"/dev/loop\d+").Select(x => x.Value).Distinct())
-                Tools.Run("losetup", ["-d", loop]);
+            // The printed command attached the tars as loop devices (the mount options do not name them).
+            foreach (var device in devices)
+                foreach (var line in Tools.Run("losetup", ["-j", device]).Out.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                    Tools.Run("losetup", ["-d", line.Split(':')[0]]);
         }
     }
 
