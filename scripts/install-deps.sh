@@ -3,7 +3,7 @@
 # against (mkfs.erofs/fsck.erofs, GNU tar, bsdtar, skopeo, umoci, docker-registry, buildah, ...).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-PKGS=(erofs-utils squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry buildah debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod crun squashfuse
+PKGS=(erofs-utils cryptsetup-bin squashfs-tools libarchive-tools tar zstd gzip skopeo umoci docker-registry buildah debootstrap fuse3 attr apache2-utils xxd python3 git util-linux kmod crun squashfuse
       redis-server build-essential nodejs)
 # The demo image's program. busybox-static replaces the dynamic busybox package, so a machine that has
 # that one keeps it (the demo then takes the static binary from the package without installing it).

@@ -4,6 +4,7 @@ using Zar.Consumers;
 using Zar.Consumers.Cfs;
 using Zar.IO;
 using Zar.Model;
+using Zar.Sources.Layers;
 
 namespace Zar.Cli;
 
@@ -26,6 +27,7 @@ static class Commands
         root.Subcommands.Add(Cfs());
         MountCommands.AddTo(root);
         FlistCommands.AddTo(root);
+        TarfsCommands.AddTo(root);
         ImageOptions.AddTo(root);
         root.Options.Add(new System.CommandLine.Help.HelpOption());
         root.Options.Add(new VersionOption());
@@ -41,11 +43,13 @@ static class Commands
         var format = FormatOption();
         var whiteouts = new Option<bool>("--overlay-whiteouts") { Description = "EROFS: store .wh.* whiteouts and opaque markers as overlayfs does (char 0/0, trusted.overlay.opaque=y)" };
         var blockSize = BlockSizeOption();
-        var cmd = new Command("create", "pack a directory into an image (zar or EROFS)") { source, output, noAlign, noDedup, format, whiteouts, blockSize };
+        var verity = VerityOption();
+        var cmd = new Command("create", "pack a directory into an image (zar or EROFS)") { source, output, noAlign, noDedup, format, whiteouts, blockSize, verity };
         cmd.SetAction(p => Errors.Guard(() =>
         {
-            using var fs = ImageOptions.Open(p, p.GetValue(source)!);
             var fmt = p.GetValue(format);
+            if (p.GetValue(verity)) Formats.Verity.ImageVerity.Require(fmt);
+            using var fs = ImageOptions.Open(p, p.GetValue(source)!);
             long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
             var written = ProgressBar.Run("writing " + fmt.Name(), total, progress => ImageWriter.Write(fs, p.GetValue(output)!, fmt, new ImageWriteOptions
             {
@@ -56,6 +60,7 @@ static class Commands
                 Progress = progress,
             }));
             Console.WriteLine($"{written.Path}: {written.Summary}");
+            if (p.GetValue(verity)) PrintVerity(written.Path, fmt, p.GetValue(blockSize));
             return 0;
         }));
         return cmd;
@@ -213,7 +218,8 @@ static class Commands
         var format = FormatOption();
         var noAlign = new Option<bool>("--no-page-align") { Description = "zar: pack file data tight" };
         var blockSize = BlockSizeOption();
-        var cmd = new Command("convert", "flatten an image into one zar/EROFS image, or write one image per layer") { source, output, perLayer, format, noAlign, blockSize };
+        var verity = VerityOption();
+        var cmd = new Command("convert", "flatten an image into one zar/EROFS image, or write one image per layer") { source, output, perLayer, format, noAlign, blockSize, verity };
         cmd.Validators.Add(r =>
         {
             bool o = r.GetResult(output) != null, l = r.GetResult(perLayer) != null;
@@ -221,6 +227,7 @@ static class Commands
         });
         cmd.SetAction(p => Errors.Guard(() =>
         {
+            if (p.GetValue(verity)) Formats.Verity.ImageVerity.Require(p.GetValue(format));
             // Lines are printed after the bars are gone so stdout never interleaves with them.
             var lines = ProgressBar.Multi(sink =>
             {
@@ -248,9 +255,27 @@ static class Commands
                 return printed;
             });
             foreach (var line in lines) Console.WriteLine(line);
+            if (p.GetValue(verity))
+            {
+                var images = p.GetValue(output) is { } one ? [one] : LayerFileName.ImagesIn(p.GetValue(perLayer)!);
+                foreach (var image in images) PrintVerity(image, p.GetValue(format), p.GetValue(blockSize));
+            }
             return 0;
         }));
         return cmd;
+    }
+
+    static Option<bool> VerityOption() => new("--verity")
+    {
+        Description = "EROFS: append a dm-verity tree (sha256, no salt, no superblock; data blocks of the image's block size) and print the root hash and veritysetup options",
+    };
+
+    static void PrintVerity(string image, ImageFormat format, int blockSize)
+    {
+        var tree = Formats.Verity.ImageVerity.Protect(image, format, blockSize);
+        Console.WriteLine($"{image}: verity root hash {tree.RootHash}");
+        Console.WriteLine($"  dm-verity options: {tree.Parameters.VeritysetupOptions} {tree.RootHash}");
+        Console.WriteLine($"  verify: {tree.Parameters.VerifyCommand(image, tree.RootHash)}");
     }
 
     static Command Cfs()

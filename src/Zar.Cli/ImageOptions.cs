@@ -18,9 +18,11 @@ static class ImageOptions
     public static readonly Option<bool> NoVerify = new("--no-verify") { Description = "skip checking layer digests and diff_ids", Recursive = true };
     public static readonly Option<bool> RejectUnsafe = new("--reject-unsafe-paths") { Description = "refuse layers with '..'/absolute names instead of clamping them inside the root", Recursive = true };
 
+    public static readonly Option<string[]> Devices = new("--device") { Description = "an EROFS image's extra device file (repeatable, table order): the tars of a tarfs --meta-only image", Recursive = true, AllowMultipleArgumentsPerToken = false };
+
     public static void AddTo(Command root)
     {
-        foreach (var o in new Option[] { Platform, Creds, AuthFile, TlsVerify, Cache, NoVerify, RejectUnsafe }) root.Options.Add(o);
+        foreach (var o in new Option[] { Platform, Creds, AuthFile, TlsVerify, Cache, NoVerify, RejectUnsafe, Devices }) root.Options.Add(o);
     }
 
     public static RegistryClientOptions ClientOptions(ParseResult p)
@@ -50,6 +52,7 @@ static class ImageOptions
             Progress = new SyncProgress<BlobProgress>(b => (sink ?? ProgressSink.None).Report($"pull {Short(b.Digest)}", b.BytesDone, b.Total ?? 0, b.Completed)),
         },
         Flist = FlistCommands.ReadOptions(p),
+        ErofsDevices = p.GetValue(Devices) ?? [],
     };
 
     /// <summary>A directory, an image file, or an image reference, as one read-only tree.</summary>

@@ -26,5 +26,8 @@ public sealed record OpenOptions
     /// <summary>Where an fl's blobs are read from (its own routes unless stores are given) and how much is cached.</summary>
     public Formats.Flist.FlistOpenOptions Flist { get; init; } = new();
 
+    /// <summary>Files holding an EROFS image's extra devices, in device-table order (a tarfs <c>--meta-only</c> image's tars).</summary>
+    public IReadOnlyList<string> ErofsDevices { get; init; } = [];
+
     internal Platform PlatformOrHost => Platform ?? Oci.Platform.Host;
 }

@@ -34,7 +34,7 @@ public static class SourceOpener
             case SourceKind.Zar:
                 return ZarImage.Open(spec.Path);
             case SourceKind.Erofs:
-                return ErofsImage.Open(spec.Path);
+                return ErofsImage.Open(spec.Path, options?.ErofsDevices);
             case SourceKind.Flist:
                 return Formats.Flist.FlistImage.Open(spec.Path, options?.Flist);
             case SourceKind.Stack:

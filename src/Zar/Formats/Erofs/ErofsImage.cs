@@ -31,6 +31,7 @@ public sealed unsafe class ErofsImage : IReadOnlyFileSystem, IDescribeImage
     /// <summary>The device table: slot i describes device id i + 1.</summary>
     public IReadOnlyList<ErofsDeviceSlot> Devices => _slots;
     public string Description => $"EROFS image {_path}";
+    public string FilePath => _path;
 
     public static ErofsImage Open(string path) => new(path, null);
 

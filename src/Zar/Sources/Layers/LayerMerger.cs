@@ -166,7 +166,9 @@ sealed class LayerMerger
         foreach (var m in members)
         {
             if (m.Entry.Name != Whiteouts.OpaqueMarker) continue;
-            var dir = ResolveDirectory(ZarPath.Parent(m.Entry.Path), create: true)!;
+            // Markers and whiteouts below a path a layer turned into a file (umoci writes these) delete nothing and
+            // do not turn the file back into a directory: containerd finds no directory there and moves on.
+            if (ResolveDirectory(ZarPath.Parent(m.Entry.Path), create: true, keepNonDirectories: true) is not { } dir) continue;
             foreach (var child in dir.Children!.Values.ToList()) Remove(child);
             var upper = CopyUp(dir);
             upper.OpaqueMarker = m.Entry;
@@ -183,7 +185,7 @@ sealed class LayerMerger
             }
             if (target.Length == 0 || target == "." || target == "..")
                 throw new ZarFormatException($"{layerName}: invalid whiteout {ZarPath.Display(m.RawName)}");
-            var dir = ResolveParentDirectory(m.Entry.Path, create: true)!;
+            if (ResolveDirectory(ZarPath.Parent(m.Entry.Path), create: true, keepNonDirectories: true) is not { } dir) continue;
             var victim = dir.Child(target);
             if (victim != null) Remove(victim);
             var upper = CopyUp(dir);
@@ -288,9 +290,10 @@ sealed class LayerMerger
     /// <summary>
     /// Resolves a directory path in the merged tree the way continuity's RootPath does: symlinks are followed
     /// (absolute ones re-rooted), ".." stops at the root. Missing directories (and non-directories in the way)
-    /// become 0755 root directories when <paramref name="create"/> is set; otherwise null.
+    /// become 0755 root directories when <paramref name="create"/> is set; otherwise null. With
+    /// <paramref name="keepNonDirectories"/>, a non-directory in the way is kept and the result is null.
     /// </summary>
-    Node? ResolveDirectory(string path, bool create)
+    Node? ResolveDirectory(string path, bool create, bool keepNonDirectories = false)
     {
         var stack = new List<Node> { Root };
         if (path.Length == 0) return Root;
@@ -316,7 +319,7 @@ sealed class LayerMerger
             }
             if (child == null || !child.IsDirectory)
             {
-                if (!create) return null;
+                if (!create || (child != null && keepNonDirectories)) return null;
                 if (child != null) Replace(cur, child);
                 child = Attach(cur, comp, Inode.ImplicitDirectory());
                 AttachUpper(child);
