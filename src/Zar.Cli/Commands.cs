@@ -4,6 +4,7 @@ using Zar.Consumers;
 using Zar.Consumers.Cfs;
 using Zar.IO;
 using Zar.Model;
+using Zar.Sources.Images;
 
 namespace Zar.Cli;
 
@@ -150,6 +151,7 @@ static class Commands
         cmd.SetAction(p => Errors.Guard(() =>
         {
             using var fs = ImageOptions.Open(p, p.GetValue(image)!);
+            if (fs is MergedImage merged) foreach (var w in merged.Stack.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
             var target = p.GetValue(dir)!;
             Directory.CreateDirectory(target);
             long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
