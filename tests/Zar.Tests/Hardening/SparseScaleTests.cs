@@ -15,7 +15,7 @@ public sealed class SparseScaleTests : IDisposable
 {
     const int N = 20_000;
     const long Step = 4096;
-    readonly TempDir _t = new();
+    readonly TempDir _t = Scaling.Scratch();
     readonly Dictionary<int, string> _tars = new();
 
     public void Dispose() => _t.Dispose();
