@@ -4,6 +4,7 @@ using Zar.Consumers;
 using Zar.Consumers.Cfs;
 using Zar.IO;
 using Zar.Model;
+using Zar.Sources.Images;
 using Zar.Sources.Layers;
 
 namespace Zar.Cli;
@@ -151,10 +152,13 @@ static class Commands
         var dir = new Argument<string>("DIR") { Description = "target directory (created if missing)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "replace files that already exist in DIR" };
         var noOwner = new Option<bool>("--no-same-owner") { Description = "do not restore uid/gid" };
-        var cmd = new Command("extract", "write an image's tree into a directory (never outside it)") { image, dir, overwrite, noOwner };
+        var maxSize = LimitOptions.MaxSize();
+        var maxEntries = LimitOptions.MaxEntries();
+        var cmd = new Command("extract", "write an image's tree into a directory (never outside it)") { image, dir, overwrite, noOwner, maxSize, maxEntries };
         cmd.SetAction(p => Errors.Guard(() =>
         {
             using var fs = ImageOptions.Open(p, p.GetValue(image)!);
+            if (fs is MergedImage merged) foreach (var w in merged.Stack.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
             var target = p.GetValue(dir)!;
             Directory.CreateDirectory(target);
             long total = ProgressBar.Interactive ? fs.Walk().Where(e => e.IsRegular).Sum(e => e.Size) : 0;
@@ -162,6 +166,7 @@ static class Commands
             {
                 Overwrite = p.GetValue(overwrite),
                 PreserveOwnership = p.GetValue(noOwner) ? false : null,
+                Limits = LimitOptions.Limits(p, maxSize, maxEntries),
             }, progress == null ? null : new SyncProgress<ExtractProgress>(x => progress.Report(x.Bytes))));
             foreach (var w in summary.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
             Console.WriteLine($"{target}: {summary.Entries} entries, {summary.Files} files, {summary.Bytes} bytes");
@@ -219,7 +224,9 @@ static class Commands
         var noAlign = new Option<bool>("--no-page-align") { Description = "zar: pack file data tight" };
         var blockSize = BlockSizeOption();
         var verity = VerityOption();
-        var cmd = new Command("convert", "flatten an image into one zar/EROFS image, or write one image per layer") { source, output, perLayer, format, noAlign, blockSize, verity };
+        var maxSize = LimitOptions.MaxSize();
+        var maxEntries = LimitOptions.MaxEntries();
+        var cmd = new Command("convert", "flatten an image into one zar/EROFS image, or write one image per layer") { source, output, perLayer, format, noAlign, blockSize, verity, maxSize, maxEntries };
         cmd.Validators.Add(r =>
         {
             bool o = r.GetResult(output) != null, l = r.GetResult(perLayer) != null;
@@ -233,7 +240,7 @@ static class Commands
             {
                 var printed = new List<string>();
                 var fmt = p.GetValue(format);
-                var options = new ImageWriteOptions { PageAlign = !p.GetValue(noAlign), BlockSize = p.GetValue(blockSize) };
+                var options = new ImageWriteOptions { PageAlign = !p.GetValue(noAlign), BlockSize = p.GetValue(blockSize), Limits = LimitOptions.Limits(p, maxSize, maxEntries) };
                 using var stack = ImageOptions.OpenStack(p, p.GetValue(source)!, sink);
                 foreach (var w in stack.Warnings) Console.Error.WriteLine($"zar: warning: {w}");
                 long total = stack.Layers.Sum(l => l.TarBytes);

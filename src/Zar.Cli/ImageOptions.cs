@@ -16,7 +16,7 @@ static class ImageOptions
     public static readonly Option<bool> TlsVerify = new("--tls-verify") { Description = "use https and check certificates (localhost/127.0.0.1 always use http)", DefaultValueFactory = _ => true, Recursive = true };
     public static readonly Option<string> Cache = new("--cache") { Description = "blob cache directory (default $ZAR_CACHE or ~/.cache/zar)", Recursive = true };
     public static readonly Option<bool> NoVerify = new("--no-verify") { Description = "skip checking layer digests and diff_ids", Recursive = true };
-    public static readonly Option<bool> RejectUnsafe = new("--reject-unsafe-paths") { Description = "refuse layers with '..'/absolute names instead of clamping them inside the root", Recursive = true };
+    public static readonly Option<bool> RejectUnsafe = new("--reject-unsafe-paths") { Description = "refuse a layer holding a member whose name or hardlink target is absolute or climbs above the root with '..' (default: keep it inside the root and warn)", Recursive = true };
 
     public static readonly Option<string[]> Devices = new("--device") { Description = "an EROFS image's extra device file (repeatable, table order): the tars of a tarfs --meta-only image", Recursive = true, AllowMultipleArgumentsPerToken = false };
 

@@ -17,6 +17,8 @@ public sealed record ExtractOptions
     /// parents are created with default attributes, as tar does for named members. Empty: everything.
     /// </summary>
     public IReadOnlyList<string> Paths { get; init; } = Array.Empty<string>();
+    /// <summary>Refuse, before writing anything, a tree whose data or entries exceed these.</summary>
+    public ExpansionLimits Limits { get; init; } = ExpansionLimits.Default;
 }
 
 public readonly record struct ExtractProgress(long Entries, long Bytes, string Path);
@@ -91,6 +93,7 @@ public sealed unsafe class Extractor : IDisposable
 
     ExtractSummary Run()
     {
+        _options.Limits.Check(_fs, _options.Paths.Count == 0 ? null : e => _options.Paths.Any(p => IsSelfOrAncestor(p, e.Path)));
         Entry? root = null;
         foreach (var entry in _fs.Walk())
         {
@@ -99,7 +102,7 @@ public sealed unsafe class Extractor : IDisposable
             Validate(entry);
             int parentFd = EnterParentOf(entry);
             ExtractEntry(entry, parentFd);
-            _entries++;
+            _options.Limits.CheckEntries(_fs, ++_entries);
             _progress?.Report(new ExtractProgress(_entries, _bytes, entry.Path));
         }
         while (_stack.Count > 0) PopDirectory();
@@ -329,6 +332,7 @@ public sealed unsafe class Extractor : IDisposable
                     WriteAll(fd, _buffer, want, pos, entry);
                     pos += want;
                     _bytes += want;
+                    _options.Limits.CheckBytes(_fs, _bytes);
                 }
                 written = Math.Max(written, x.End);
             }

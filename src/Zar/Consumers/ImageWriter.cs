@@ -51,6 +51,8 @@ public sealed record ImageWriteOptions
     public IReadOnlyList<IBlob>? SequentialBlobs { get; init; }
     /// <summary>Bytes of file data consumed so far.</summary>
     public IProgress<long>? Progress { get; init; }
+    /// <summary>Refuse, before writing, a tree whose data or entries exceed these (the default stops decompression bombs).</summary>
+    public ExpansionLimits Limits { get; init; } = ExpansionLimits.Default;
 }
 
 /// <summary>An image written to <paramref name="Path"/>: its size, and a one-line summary of what the format's writer reports.</summary>
@@ -62,10 +64,12 @@ public static class ImageWriter
     public static WrittenImage Write(IReadOnlyFileSystem tree, string path, ImageFormat format, ImageWriteOptions? options = null)
     {
         options ??= new ImageWriteOptions();
+        options.Limits.Check(tree);
         switch (format)
         {
             case ImageFormat.Erofs:
-                var erofs = ErofsWriter.Write(options.OverlayWhiteouts ? new OverlayFormView(tree) : tree, path, new ErofsWriterOptions { BlockSize = options.BlockSize, Progress = options.Progress });
+                var erofs = ErofsWriter.Write(options.OverlayWhiteouts ? new OverlayFormView(tree) : tree, path,
+                    new ErofsWriterOptions { BlockSize = options.BlockSize, Progress = options.Progress, MaxImageBytes = options.Limits.MaxBytes });
                 return new WrittenImage(path, format, erofs.ImageSize,
                     $"EROFS, {erofs.Inodes} inodes ({erofs.CompactInodes} compact), {erofs.Blocks} blocks of {erofs.BlockSize}, image {erofs.ImageSize} bytes, uuid {erofs.Uuid}");
             case ImageFormat.Zar:

@@ -71,7 +71,12 @@ public static class Tools
 /// <summary>A temporary directory removed at the end of the test.</summary>
 public sealed class TempDir : IDisposable
 {
-    public string Path { get; } = Directory.CreateTempSubdirectory("zar-test-").FullName;
+    public TempDir() => Path = Directory.CreateTempSubdirectory("zar-test-").FullName;
+
+    /// <summary>A temporary directory under <paramref name="parent"/> (e.g. /dev/shm for tests that time file creation).</summary>
+    public TempDir(string parent) => Path = Directory.CreateDirectory(System.IO.Path.Combine(parent, "zar-test-" + Guid.NewGuid().ToString("N")[..12])).FullName;
+
+    public string Path { get; }
     public string this[string name] => System.IO.Path.Combine(Path, name);
     public void Dispose()
     {

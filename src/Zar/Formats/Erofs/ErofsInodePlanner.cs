@@ -70,6 +70,10 @@ static class ErofsInodePlanner
                 break;
         }
         if (n.Size < 0) throw new ZarFormatException($"{plan.Where(e)}: negative size");
+        // Block addresses are 32-bit: a larger file could be stored neither flat nor in chunks.
+        long maxSize = (long)uint.MaxValue * bs;
+        if (n.Size > maxSize)
+            throw new ZarNotSupportedException($"{plan.Where(e)}: size {n.Size} bytes is more than EROFS with {bs}-byte blocks can hold ({maxSize} bytes)");
         ino.Size = (ulong)n.Size;
         // Compact inodes have no mtime of their own on kernels before 6.15: they show the build time.
         ino.Extended = e.Uid > ushort.MaxValue || e.Gid > ushort.MaxValue || ino.Nlink > ushort.MaxValue
@@ -116,6 +120,9 @@ static class ErofsInodePlanner
     /// Copied files with holes: chunk-based with a 4-byte block map, null entries for chunks that hold no
     /// data. The chunk size minimising stored blocks plus map bytes wins, if clearly below a flat layout.
     /// </summary>
+    /// <summary>The block map follows the inode in one metadata record: keep it far below what a record can hold.</summary>
+    const long MaxChunkMapEntries = 1 << 24;
+
     static bool TryChunked(ErofsPlan plan, ErofsNode n)
     {
         long bs = plan.BlockSize;
@@ -130,6 +137,7 @@ static class ErofsInodePlanner
         {
             long cs = bs << bits;
             long chunks = (n.Size + cs - 1) / cs;
+            if (chunks > MaxChunkMapEntries) continue;
             long stored = StoredBlocks(plan.Geometry, n.Size, extents, cs, null);
             long cost = stored * bs + chunks * ErofsBlockMapEntry.Size;
             if (cost < bestCost) { bestCost = cost; bestBits = bits; }

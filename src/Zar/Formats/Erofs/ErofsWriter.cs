@@ -1,3 +1,4 @@
+using Zar.Consumers;
 using Zar.IO;
 using Zar.Model;
 
@@ -30,6 +31,9 @@ public static class ErofsWriter
         ErofsInodePlanner.LayoutAll(plan);
         ErofsInodePacker.Place(plan);
         ErofsBlockAllocator.Allocate(plan);
+        long imageBytes = plan.Geometry.Bytes(plan.ImageBlocks);
+        if (imageBytes > plan.Options.MaxImageBytes)
+            throw new ZarLimitException($"{source.Description}: the EROFS image would be {imageBytes} bytes, more than the limit of {plan.Options.MaxImageBytes} bytes (--max-size)");
         return ErofsEmitter.Emit(plan, output);
     }
 }

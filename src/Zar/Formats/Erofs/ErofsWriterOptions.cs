@@ -48,6 +48,9 @@ public sealed record ErofsWriterOptions
 
     /// <summary>Receives the number of image bytes written so far.</summary>
     public IProgress<long>? Progress { get; init; }
+
+    /// <summary>The planned image may not be larger (checked before anything is written).</summary>
+    public long MaxImageBytes { get; init; } = long.MaxValue;
 }
 
 /// <summary>How the kernel reaches an extra device's blocks.</summary>

@@ -152,6 +152,11 @@ public sealed class FlistDatabase : IDisposable
         {
             throw new ZarFormatException($"{Path}: not a readable fl: {e.Message.Replace("SQLite Error ", "sqlite error ")}", e);
         }
+        // A damaged row: NULL or a value of the wrong type where the schema promises another.
+        catch (Exception e) when (e is InvalidOperationException or InvalidCastException or FormatException or OverflowException)
+        {
+            throw new ZarFormatException($"{Path}: not a readable fl: a damaged row ({e.Message})", e);
+        }
     }
 
     public void Run(Action work) => Run(() => { work(); return 0; });

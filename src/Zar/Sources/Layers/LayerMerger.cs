@@ -109,12 +109,12 @@ sealed class Node(string name, Node? parent, Inode inode)
     public Node? Child(string name) => Children != null && Children.TryGetValue(name, out var c) ? c : null;
 }
 
-/// <summary>What to do with a member whose name climbs above the root with "..".</summary>
+/// <summary>What to do with a member whose name, or hardlink target, is absolute or climbs above the root with "..".</summary>
 public enum UnsafePathPolicy
 {
-    /// <summary>containerd: ".." at the root stays at the root, so the entry lands inside the tree.</summary>
+    /// <summary>containerd: ".." at the root stays at the root and a leading "/" is dropped, so the entry lands inside the tree (with a warning).</summary>
     Clamp,
-    /// <summary>moby: the whole layer is refused ("breakout").</summary>
+    /// <summary>The whole layer is refused (moby refuses climbing names as a "breakout"; absolute names are refused too).</summary>
     Reject,
 }
 
@@ -145,6 +145,18 @@ sealed class LayerMerger
         Root.Inode.Names.Add(Root);
     }
 
+    /// <summary>Why a member's name or hardlink target is unsafe (absolute, or climbing above the root), or null.</summary>
+    static string? UnsafeReason(LayerMember m)
+    {
+        if (Unsafe(m.RawName) is { } name) return $"has {name} name";
+        if (m.Entry.Type == EntryType.Hardlink && m.RawLinkName != null && Unsafe(m.RawLinkName) is { } link)
+            return $"is a hardlink to {link} path {ZarPath.Display(m.RawLinkName)}";
+        return null;
+    }
+
+    static string? Unsafe(string raw) =>
+        raw.StartsWith('/') ? "an absolute" : ZarPath.IsNormal(raw) || ZarPath.Normalize(raw) != null ? null : "a climbing ('..' above the root)";
+
     /// <summary>Applies one layer; returns the layer's upper tree root.</summary>
     public Node Apply(int layer, string layerName, IReadOnlyList<LayerMember> members)
     {
@@ -156,10 +168,12 @@ sealed class LayerMerger
 
         foreach (var m in members)
         {
-            if (!m.Escapes) continue;
+            if (UnsafeReason(m) is not { } why) continue;
             if (_unsafe == UnsafePathPolicy.Reject)
-                throw new ZarFormatException($"{layerName}: member {ZarPath.Display(m.RawName)} climbs out of the root (breakout)");
-            _warnings.Add($"{layerName}: member {ZarPath.Display(m.RawName)} climbs out of the root; kept inside as {ZarPath.Display(m.Entry.Path)}");
+                throw new ZarFormatException($"{layerName}: member {ZarPath.Display(m.RawName)} {why} (a breakout, refused by --reject-unsafe-paths)");
+            _warnings.Add($"{layerName}: member {ZarPath.Display(m.RawName)} {why}; kept inside as " +
+                (m.Entry.Type == EntryType.Hardlink && m.RawLinkName != null && Unsafe(m.RawLinkName) != null
+                    ? $"a hardlink to {ZarPath.Display(m.Entry.LinkTarget!)}" : ZarPath.Display(m.Entry.Path)));
         }
 
         // a. opaque markers, wherever they are in the tar: same-layer siblings before and after survive.

@@ -161,6 +161,9 @@ internal sealed class RegistryAuthenticator(RegistryClient client, Func<Registry
     {
         if (!Uri.TryCreate(realm, UriKind.Absolute, out var realmUri) || realmUri.Scheme is not ("http" or "https"))
             throw new ZarException($"{client.Host}: bad token realm '{realm}' in the registry's challenge");
+        // Credentials go to the token server: never in clear text when the registry itself is reached over TLS.
+        if (client.BaseUri.Scheme == Uri.UriSchemeHttps && realmUri.Scheme == Uri.UriSchemeHttp)
+            throw new ZarException($"{client.Host}: token realm {realmUri.GetLeftPart(UriPartial.Path)} is plain http for an https registry: refused");
         var query = new StringBuilder(realmUri.Query.Length > 1 ? realmUri.Query[1..] : "");
         void Add(string k, string val) { if (query.Length > 0) query.Append('&'); query.Append(k).Append('=').Append(Uri.EscapeDataString(val)); }
         if (!string.IsNullOrEmpty(service)) Add("service", service);

@@ -61,7 +61,7 @@ public sealed partial class RegistryClient : IDisposable
         };
         if (!_options.TlsVerify)
             sockets.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
-        HttpMessageHandler handler = _options.WrapHandler?.Invoke(sockets) ?? sockets;
+        HttpMessageHandler handler = new TransferGuardHandler(_options.WrapHandler?.Invoke(sockets) ?? sockets, _options);
         // The time limit is applied per request (SendFollowingRedirectsAsync): an upload of a large layer may take longer.
         _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd(_options.UserAgent);

@@ -33,6 +33,14 @@ public sealed record RegistryClientOptions
     /// <summary>A blob body that delivers nothing for this long counts as a broken connection (and is resumed).</summary>
     public TimeSpan BodyIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>A response body slower than this many bytes/s over <see cref="StallWindow"/> has stalled (retried like a drop).</summary>
+    public long MinTransferRate { get; init; } = 1024;
+
+    public TimeSpan StallWindow { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A response body may take <see cref="RequestTimeout"/> plus its size at this many bytes/s, however it trickles.</summary>
+    public long DeadlineRate { get; init; } = 16 << 10;
+
     public long MaxManifestSize { get; init; } = 16 << 20;
 
     /// <summary>Push blobs in PATCH chunks of this size; null = one PUT with the whole blob.</summary>

@@ -41,10 +41,21 @@ internal sealed class ResumableBlobStream(RegistryClient client, RequestSpec spe
             }
             catch (Exception e) when (RegistryClient.IsTransient(e, ct))
             {
-                if (_position > _positionAtLastFailure) retry.Reset();
+                // Real progress earns a fresh retry budget; a trickle (less than a stall window's worth) does not,
+                // or a server sending a byte per attempt would be retried forever.
+                long progress = _position - Math.Max(0, _positionAtLastFailure);
+                if (progress > 0 && progress >= client.Options.MinTransferRate * client.Options.StallWindow.TotalSeconds) retry.Reset();
                 _positionAtLastFailure = _position;
                 await retry.WaitOrThrowAsync(spec.What, RegistryClient.Describe(e), null, e, ct).ConfigureAwait(false);
-                await ReopenAsync(ct).ConfigureAwait(false);
+                // Reopening reads too (skipping to the position): its failures spend the same budget.
+                while (true)
+                {
+                    try { await ReopenAsync(ct).ConfigureAwait(false); break; }
+                    catch (Exception again) when (RegistryClient.IsTransient(again, ct))
+                    {
+                        await retry.WaitOrThrowAsync(spec.What, RegistryClient.Describe(again), null, again, ct).ConfigureAwait(false);
+                    }
+                }
             }
         }
     }

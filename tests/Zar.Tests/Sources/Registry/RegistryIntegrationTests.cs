@@ -612,13 +612,15 @@ public class RegistryAuthFlowTests(RegistryFixture fx)
             Assert.Equal(0, armed);
         }
 
-        tokens.ExpiresIn = 1;
+        // 3 s tokens are renewed after 2.25 s: room for a slow first request on a loaded machine
+        // (1 s tokens left 0.75 s and made this flaky when heavy test classes ran alongside).
+        tokens.ExpiresIn = 3;
         try
         {
             using var client = new RegistryClient(reg.Host, Opts(Alice));
             await client.GetManifestAsync("refresh/app", "v", Ct);
             Assert.Equal(1, client.TokenRequests);
-            await Task.Delay(1100, Ct);
+            await Task.Delay(3100, Ct);
             await client.GetManifestAsync("refresh/app", "v", Ct);
             Assert.Equal(2, client.TokenRequests);
         }
