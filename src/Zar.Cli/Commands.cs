@@ -25,6 +25,7 @@ static class Commands
         root.Subcommands.Add(Layers());
         root.Subcommands.Add(Cfs());
         MountCommands.AddTo(root);
+        LazyCommands.AddTo(root);
         FlistCommands.AddTo(root);
         ImageOptions.AddTo(root);
         root.Options.Add(new System.CommandLine.Help.HelpOption());

@@ -18,9 +18,12 @@ static class ImageOptions
     public static readonly Option<bool> NoVerify = new("--no-verify") { Description = "skip checking layer digests and diff_ids", Recursive = true };
     public static readonly Option<bool> RejectUnsafe = new("--reject-unsafe-paths") { Description = "refuse layers with '..'/absolute names instead of clamping them inside the root", Recursive = true };
 
+    public static readonly Option<bool> Lazy = new("--lazy") { Description = "read docker:// images (and layouts, archives, layer files) without pulling them: layer indexes found locally, in the registry, or built once; file data by HTTP Range", Recursive = true };
+    public static readonly Option<string[]> Index = new("--index") { Description = "a layer index (.zidx) to read with (implies --lazy; repeatable)", Recursive = true, AllowMultipleArgumentsPerToken = false };
+
     public static void AddTo(Command root)
     {
-        foreach (var o in new Option[] { Platform, Creds, AuthFile, TlsVerify, Cache, NoVerify, RejectUnsafe }) root.Options.Add(o);
+        foreach (var o in new Option[] { Platform, Creds, AuthFile, TlsVerify, Cache, NoVerify, RejectUnsafe, Lazy, Index }) root.Options.Add(o);
     }
 
     public static RegistryClientOptions ClientOptions(ParseResult p)
@@ -50,6 +53,12 @@ static class ImageOptions
             Progress = new SyncProgress<BlobProgress>(b => (sink ?? ProgressSink.None).Report($"pull {Short(b.Digest)}", b.BytesDone, b.Total ?? 0, b.Completed)),
         },
         Flist = FlistCommands.ReadOptions(p),
+        Lazy = new Sources.Lazy.LazyOptions
+        {
+            Enabled = p.GetValue(Lazy),
+            IndexFiles = p.GetValue(Index) ?? [],
+            IndexDirectory = p.GetValue(Cache) is { } cache ? Path.Combine(cache, "indexes") : null,
+        },
     };
 
     /// <summary>A directory, an image file, or an image reference, as one read-only tree.</summary>

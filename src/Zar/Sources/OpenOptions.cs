@@ -26,5 +26,8 @@ public sealed record OpenOptions
     /// <summary>Where an fl's blobs are read from (its own routes unless stores are given) and how much is cached.</summary>
     public Formats.Flist.FlistOpenOptions Flist { get; init; } = new();
 
+    /// <summary>Read images lazily over layer indexes (<c>--lazy</c>, <c>--index</c>): see <see cref="Lazy.LazySource"/>.</summary>
+    public Lazy.LazyOptions Lazy { get; init; } = new();
+
     internal Platform PlatformOrHost => Platform ?? Oci.Platform.Host;
 }

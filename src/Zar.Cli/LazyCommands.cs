@@ -1,0 +1,49 @@
+using System.CommandLine;
+using Zar.Formats.LayerIndex;
+using Zar.Model;
+using Zar.Sources;
+using Zar.Sources.Lazy;
+
+namespace Zar.Cli;
+
+/// <summary><c>zar index</c> (layer indexes for lazy reading) and <c>zar cache</c>.</summary>
+static class LazyCommands
+{
+    public static void AddTo(Command root)
+    {
+        root.Subcommands.Add(Index());
+    }
+
+    static Command Index()
+    {
+        var source = new Argument<string>("SOURCE") { Description = "a layer file (.tar.gz, .tar.zst, .tar) or an image (docker://, oci:, docker-archive:, ...)" };
+        var output = new Option<string>("--output", "-o") { Description = "index file (a layer file), or directory for one DIGEST.zidx per layer (an image); default: the local index cache" };
+        var span = new Option<int>("--span") { Description = "MiB of uncompressed data between access points", DefaultValueFactory = _ => 4 };
+        var cmd = new Command("index", "build layer indexes (.zidx) so that layers can be read at random without decompressing them whole") { source, output, span };
+        cmd.SetAction(p => Errors.Guard(() =>
+        {
+            var spec = SourceSpec.Parse(p.GetValue(source)!);
+            long spanBytes = (long)p.GetValue(span) << 20;
+            var options = ImageOptions.OpenOptions(p);
+            if (spec.Kind == SourceKind.LayerTar)
+            {
+                var index = LayerIndexBuilder.BuildFile(spec.Path, spanBytes);
+                var path = p.GetValue(output) ?? LazySource.LocalIndexPath(Directory.CreateDirectory(options.Lazy.IndexDirectoryPath).FullName, index.Header.BlobDigest);
+                index.Save(path);
+                Console.WriteLine(Summary(path, index));
+                return 0;
+            }
+            var dir = p.GetValue(output) ?? options.Lazy.IndexDirectoryPath;
+            Directory.CreateDirectory(dir);
+            foreach (var (index, file) in ImageIndexer.IndexImage(spec, options, dir, spanBytes))
+                Console.WriteLine(Summary(file, index));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static string Summary(string path, LayerIndex index) =>
+        $"{path}: {index.Header.Compression.ToString().ToLowerInvariant()} layer {index.Header.BlobDigest}, {index.Header.UncompressedSize} bytes uncompressed, " +
+        $"{index.Points.Count} access points, {index.Toc.Count} entries, index {new FileInfo(path).Length} bytes " +
+        $"({100.0 * new FileInfo(path).Length / Math.Max(1, index.Header.UncompressedSize):0.00}% of the tar)";
+}

@@ -1,0 +1,49 @@
+using Zar.Formats.LayerIndex;
+using Zar.Sources.Registry;
+
+namespace Zar.Sources.Lazy;
+
+/// <summary>Indexes every layer of an image, layers in parallel, each in one streaming pass (registry blobs are
+/// streamed, not pulled into the cache).</summary>
+public static class ImageIndexer
+{
+    /// <summary>Builds (or refreshes) <c>DIR/HEX.zidx</c> for each layer; returns them bottom first.</summary>
+    public static IReadOnlyList<(LayerIndex Index, string File)> IndexImage(SourceSpec spec, OpenOptions options, string directory, long spanSize = LayerIndex.DefaultSpanSize)
+    {
+        Directory.CreateDirectory(directory);
+        if (spec.Kind == SourceKind.Registry)
+        {
+            var parsed = RegistryReference.Parse(spec.Path);
+            using var client = RegistryClient.For(parsed, options.Registry.Client);
+            var image = client.ResolveImageAsync(parsed, options.PlatformOrHost).GetAwaiter().GetResult();
+            var diffIds = image.Config.DiffIds;
+            return Run(image.Layers.Count, options.Registry.MaxParallel, i =>
+            {
+                var l = image.Layers[i];
+                using var stream = client.OpenBlobAsync(parsed.Repository, l.Digest, l.Size).GetAwaiter().GetResult();
+                return LayerIndexBuilder.Build(stream, $"docker://{parsed.Host}/{parsed.Repository}@{l.Digest}", l.Digest, diffIds.Count > i ? diffIds[i] : null, spanSize);
+            }, directory);
+        }
+        using var source = SourceOpener.OpenImage(spec, options);
+        var ids = source.Config.DiffIds;
+        return Run(source.Layers.Count, Environment.ProcessorCount, i =>
+        {
+            var l = source.Layers[i];
+            using var stream = l.OpenLayer();
+            return LayerIndexBuilder.Build(stream, l.Description, l.Digest, l.DiffId ?? (ids.Count > i ? ids[i] : null), spanSize);
+        }, directory);
+    }
+
+    static List<(LayerIndex, string)> Run(int count, int parallel, Func<int, LayerIndex> build, string directory)
+    {
+        var results = new (LayerIndex, string)[count];
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallel) }, i =>
+        {
+            var index = build(i);
+            var file = LazySource.LocalIndexPath(directory, index.Header.BlobDigest);
+            index.Save(file);
+            results[i] = (index, file);
+        });
+        return results.ToList();
+    }
+}

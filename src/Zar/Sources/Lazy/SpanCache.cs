@@ -1,0 +1,64 @@
+namespace Zar.Sources.Lazy;
+
+/// <summary>
+/// The bounded cache of decompressed spans shared by the lazy layers of a process: least recently used spans are
+/// dropped first, and the bytes held never exceed <see cref="Limit"/> (a span larger than the limit is not kept).
+/// Keys are the layer's blob digest plus the span number, so layers shared by images share cache entries.
+/// Thread-safe.
+/// </summary>
+public sealed class SpanCache(long limit)
+{
+    public const long DefaultLimit = 256L << 20;
+
+    readonly object _lock = new();
+    readonly Dictionary<(string, int), LinkedListNode<(string Blob, int Span, byte[] Data)>> _map = new();
+    readonly LinkedList<(string Blob, int Span, byte[] Data)> _lru = new();
+
+    public long Limit { get; } = limit;
+    /// <summary>Bytes held now.</summary>
+    public long Size { get; private set; }
+    /// <summary>The most bytes ever held at once (what tests check against <see cref="Limit"/>).</summary>
+    public long PeakSize { get; private set; }
+    public long Hits { get; private set; }
+    public long Misses { get; private set; }
+
+    public byte[]? TryGet(string blob, int span)
+    {
+        lock (_lock)
+        {
+            if (!_map.TryGetValue((blob, span), out var node)) { Misses++; return null; }
+            _lru.Remove(node);
+            _lru.AddFirst(node);
+            Hits++;
+            return node.Value.Data;
+        }
+    }
+
+    public void Put(string blob, int span, byte[] data)
+    {
+        if (data.Length > Limit) return;
+        lock (_lock)
+        {
+            if (_map.ContainsKey((blob, span))) return;
+            while (Size + data.Length > Limit && _lru.Last is { } oldest)
+            {
+                _lru.RemoveLast();
+                _map.Remove((oldest.Value.Blob, oldest.Value.Span));
+                Size -= oldest.Value.Data.Length;
+            }
+            _map[(blob, span)] = _lru.AddFirst((blob, span, data));
+            Size += data.Length;
+            PeakSize = Math.Max(PeakSize, Size);
+        }
+    }
+
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _map.Clear();
+            _lru.Clear();
+            Size = 0;
+        }
+    }
+}
