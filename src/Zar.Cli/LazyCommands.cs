@@ -19,7 +19,8 @@ static class LazyCommands
         var source = new Argument<string>("SOURCE") { Description = "a layer file (.tar.gz, .tar.zst, .tar) or an image (docker://, oci:, docker-archive:, ...)" };
         var output = new Option<string>("--output", "-o") { Description = "index file (a layer file), or directory for one DIGEST.zidx per layer (an image); default: the local index cache" };
         var span = new Option<int>("--span") { Description = "MiB of uncompressed data between access points", DefaultValueFactory = _ => 4 };
-        var cmd = new Command("index", "build layer indexes (.zidx) so that layers can be read at random without decompressing them whole") { source, output, span };
+        var push = new Option<bool>("--push") { Description = "also push the indexes to the image's repository (an OCI artifact referring to the image; tag sha256-DIGEST.zidx)" };
+        var cmd = new Command("index", "build layer indexes (.zidx) so that layers can be read at random without decompressing them whole") { source, output, span, push };
         cmd.SetAction(p => Errors.Guard(() =>
         {
             var spec = SourceSpec.Parse(p.GetValue(source)!);
@@ -35,8 +36,9 @@ static class LazyCommands
             }
             var dir = p.GetValue(output) ?? options.Lazy.IndexDirectoryPath;
             Directory.CreateDirectory(dir);
-            foreach (var (index, file) in ImageIndexer.IndexImage(spec, options, dir, spanBytes))
-                Console.WriteLine(Summary(file, index));
+            var built = ImageIndexer.IndexImage(spec, options, dir, spanBytes, p.GetValue(push), out var pushed);
+            foreach (var (index, file) in built) Console.WriteLine(Summary(file, index));
+            if (pushed != null) Console.WriteLine($"pushed the indexes: {pushed}");
             return 0;
         }));
         return cmd;

@@ -1,4 +1,5 @@
 using Zar.Formats.LayerIndex;
+using Zar.Model;
 using Zar.Sources.Registry;
 
 namespace Zar.Sources.Lazy;
@@ -7,9 +8,14 @@ namespace Zar.Sources.Lazy;
 /// streamed, not pulled into the cache).</summary>
 public static class ImageIndexer
 {
-    /// <summary>Builds (or refreshes) <c>DIR/HEX.zidx</c> for each layer; returns them bottom first.</summary>
-    public static IReadOnlyList<(LayerIndex Index, string File)> IndexImage(SourceSpec spec, OpenOptions options, string directory, long spanSize = LayerIndex.DefaultSpanSize)
+    /// <summary>Builds (or refreshes) <c>DIR/HEX.zidx</c> for each layer; returns them bottom first. With <paramref name="push"/>
+    /// (registry images only), the indexes are also pushed next to the image (<see cref="IndexRegistry"/>) and
+    /// <paramref name="pushed"/> is the artifact's manifest digest.</summary>
+    public static IReadOnlyList<(LayerIndex Index, string File)> IndexImage(SourceSpec spec, OpenOptions options, string directory, long spanSize,
+        bool push, out string? pushed)
     {
+        pushed = null;
+        if (push && spec.Kind != SourceKind.Registry) throw new ZarException($"{spec}: --push needs a docker:// image");
         Directory.CreateDirectory(directory);
         if (spec.Kind == SourceKind.Registry)
         {
@@ -17,12 +23,15 @@ public static class ImageIndexer
             using var client = RegistryClient.For(parsed, options.Registry.Client);
             var image = client.ResolveImageAsync(parsed, options.PlatformOrHost).GetAwaiter().GetResult();
             var diffIds = image.Config.DiffIds;
-            return Run(image.Layers.Count, options.Registry.MaxParallel, i =>
+            var built = Run(image.Layers.Count, options.Registry.MaxParallel, i =>
             {
                 var l = image.Layers[i];
                 using var stream = client.OpenBlobAsync(parsed.Repository, l.Digest, l.Size).GetAwaiter().GetResult();
                 return LayerIndexBuilder.Build(stream, $"docker://{parsed.Host}/{parsed.Repository}@{l.Digest}", l.Digest, diffIds.Count > i ? diffIds[i] : null, spanSize);
             }, directory);
+            if (push)
+                pushed = IndexRegistry.PushAsync(client, parsed.Repository, image.Manifest.Descriptor, built.Select(b => b.Item1).ToList()).GetAwaiter().GetResult();
+            return built;
         }
         using var source = SourceOpener.OpenImage(spec, options);
         var ids = source.Config.DiffIds;
