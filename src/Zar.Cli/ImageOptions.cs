@@ -58,6 +58,7 @@ static class ImageOptions
             Enabled = p.GetValue(Lazy),
             IndexFiles = p.GetValue(Index) ?? [],
             IndexDirectory = p.GetValue(Cache) is { } cache ? Path.Combine(cache, "indexes") : null,
+            SpanDirectory = p.GetValue(Cache) is { } spans ? Path.Combine(spans, "spans") : null,
         },
     };
 

@@ -12,6 +12,29 @@ static class LazyCommands
     public static void AddTo(Command root)
     {
         root.Subcommands.Add(Index());
+        root.Subcommands.Add(Cache());
+    }
+
+    static Command Cache()
+    {
+        var maxSize = new Option<long>("--max-size") { Description = "MiB of decompressed spans to keep (least recently used go first); 0 removes them all", DefaultValueFactory = _ => 0 };
+        var indexes = new Option<bool>("--indexes") { Description = "also remove the cached layer indexes (they are fetched or rebuilt when needed)" };
+        var prune = new Command("prune", "shrink the lazy-read cache (spans of layers read lazily; --cache selects the cache)") { maxSize, indexes };
+        prune.SetAction(p => Errors.Guard(() =>
+        {
+            var lazy = ImageOptions.OpenOptions(p).Lazy;
+            long before = Directory.Exists(lazy.SpanDirectoryPath) ? new DirectoryInfo(lazy.SpanDirectoryPath).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) : 0;
+            long after = SpanStore.Prune(lazy.SpanDirectoryPath, p.GetValue(maxSize) << 20);
+            Console.WriteLine($"{lazy.SpanDirectoryPath}: {before / 1048576.0:F1} MiB of spans, {after / 1048576.0:F1} MiB kept");
+            if (p.GetValue(indexes) && Directory.Exists(lazy.IndexDirectoryPath))
+            {
+                int n = 0;
+                foreach (var f in Directory.EnumerateFiles(lazy.IndexDirectoryPath, "*" + LayerIndex.FileExtension)) { File.Delete(f); n++; }
+                Console.WriteLine($"{lazy.IndexDirectoryPath}: {n} indexes removed");
+            }
+            return 0;
+        }));
+        return new Command("cache", "the local cache of lazily read layers") { prune };
     }
 
     static Command Index()

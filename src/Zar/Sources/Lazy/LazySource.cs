@@ -27,13 +27,21 @@ public sealed record LazyOptions
     /// <summary>A layer with no index anywhere is streamed once to build one (saved in <see cref="IndexDirectory"/>).</summary>
     public bool BuildMissing { get; init; } = true;
 
-    /// <summary>Decompressed spans kept in memory; null: the process-wide cache of <see cref="SpanCache.DefaultLimit"/> bytes.</summary>
+    /// <summary>The span cache to use; null: a process-wide one of <see cref="SpanCache.DefaultLimit"/> bytes in memory over
+    /// <see cref="SpanDirectory"/> on disk.</summary>
     public SpanCache? Cache { get; init; }
+
+    /// <summary>Where decompressed spans are kept between runs: null = the cache root's <c>spans</c> folder.</summary>
+    public string? SpanDirectory { get; init; }
+
+    /// <summary>Bytes of spans kept on disk at most.</summary>
+    public long SpanDiskLimit { get; init; } = SpanStore.DefaultLimit;
 
     public string? TempDirectory { get; init; }
 
-    internal static readonly SpanCache SharedCache = new(SpanCache.DefaultLimit);
-    internal SpanCache CacheOrShared => Cache ?? SharedCache;
+    static readonly ConcurrentDictionary<string, SpanCache> SharedCaches = new();
+    internal SpanCache CacheOrShared => Cache ?? SharedCaches.GetOrAdd(SpanDirectoryPath, dir => new SpanCache(SpanCache.DefaultLimit, new SpanStore(dir, SpanDiskLimit)));
+    public string SpanDirectoryPath => SpanDirectory ?? Path.Combine(DirectoryBlobStore.DefaultCacheRoot(), "spans");
     public string IndexDirectoryPath => IndexDirectory ?? Path.Combine(DirectoryBlobStore.DefaultCacheRoot(), "indexes");
 }
 

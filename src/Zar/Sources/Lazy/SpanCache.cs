@@ -4,9 +4,9 @@ namespace Zar.Sources.Lazy;
 /// The bounded cache of decompressed spans shared by the lazy layers of a process: least recently used spans are
 /// dropped first, and the bytes held never exceed <see cref="Limit"/> (a span larger than the limit is not kept).
 /// Keys are the layer's blob digest plus the span number, so layers shared by images share cache entries.
-/// Thread-safe.
+/// Thread-safe. With a <see cref="SpanStore"/>, spans also go to disk (bounded too) and are found there by later runs.
 /// </summary>
-public sealed class SpanCache(long limit)
+public sealed class SpanCache(long limit, SpanStore? disk = null)
 {
     public const long DefaultLimit = 256L << 20;
 
@@ -15,6 +15,7 @@ public sealed class SpanCache(long limit)
     readonly LinkedList<(string Blob, int Span, byte[] Data)> _lru = new();
 
     public long Limit { get; } = limit;
+    public SpanStore? Disk { get; } = disk;
     /// <summary>Bytes held now.</summary>
     public long Size { get; private set; }
     /// <summary>The most bytes ever held at once (what tests check against <see cref="Limit"/>).</summary>
@@ -26,15 +27,31 @@ public sealed class SpanCache(long limit)
     {
         lock (_lock)
         {
-            if (!_map.TryGetValue((blob, span), out var node)) { Misses++; return null; }
-            _lru.Remove(node);
-            _lru.AddFirst(node);
-            Hits++;
-            return node.Value.Data;
+            if (_map.TryGetValue((blob, span), out var node))
+            {
+                _lru.Remove(node);
+                _lru.AddFirst(node);
+                Hits++;
+                return node.Value.Data;
+            }
         }
+        if (Disk?.TryGet(blob, span) is { } stored)
+        {
+            lock (_lock) Hits++;
+            PutMemory(blob, span, stored);
+            return stored;
+        }
+        lock (_lock) Misses++;
+        return null;
     }
 
     public void Put(string blob, int span, byte[] data)
+    {
+        Disk?.Put(blob, span, data);
+        PutMemory(blob, span, data);
+    }
+
+    void PutMemory(string blob, int span, byte[] data)
     {
         if (data.Length > Limit) return;
         lock (_lock)

@@ -159,4 +159,40 @@ public sealed class LayerIndexTests : IDisposable
         image.ReadAllBytes(image.Lookup("etc/os-release")!);
         Assert.True(probe.BytesRead < new FileInfo(layer).Length / 10, $"{probe.BytesRead} of {new FileInfo(layer).Length} bytes");
     }
+
+    [Fact]
+    public void DiskSpansStayUnderTheirLimitAreCheckedAndServeTheNextRun()
+    {
+        var (layer, extracted) = MakeLayer("gzip");
+        var index = LayerIndexBuilder.BuildFile(layer, SmallSpan);
+        var dir = _tmp["spans"];
+        long limit = 500 * 1024;
+        using (var image = LazySupport.OpenLayer(layer, index, new SpanCache(1 << 20, new SpanStore(dir, limit)), out _))
+            LazySupport.AssertEqualsExtraction(image, extracted);
+        long onDisk = new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+        Assert.InRange(onDisk, 1, limit);
+
+        // A later run (a fresh memory cache) reads the last file read from disk, without touching the blob.
+        using (var image = LazySupport.OpenLayer(layer, index, new SpanCache(1 << 20, new SpanStore(dir, limit)), out var probe))
+        {
+            var recent = new DirectoryInfo(dir).EnumerateFiles("*.span", SearchOption.AllDirectories).MaxBy(f => f.LastWriteTimeUtc)!;
+            int span = int.Parse(Path.GetFileNameWithoutExtension(recent.Name));
+            var buf = new byte[100];
+            image.Blobs[0].ReadAt(index.Points[span].Out, buf);
+            Assert.True(probe.BytesRead == 0, $"span {span} of {index.Points.Count} ({recent.FullName}, {recent.Length} bytes): read {probe.BytesRead}; files: {string.Join(",", new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Select(f => f.Name))}");
+
+            // A damaged span file is a miss: fetched again, never returned.
+            var bytes = File.ReadAllBytes(recent.FullName);
+            bytes[^1] ^= 1;
+            File.WriteAllBytes(recent.FullName, bytes);
+            var again = new byte[100];
+            using var fresh = LazySupport.OpenLayer(layer, index, new SpanCache(1 << 20, new SpanStore(dir, limit)), out var probe2);
+            fresh.Blobs[0].ReadAt(index.Points[span].Out, again);
+            Assert.True(probe2.BytesRead > 0);
+            Assert.Equal(buf, again);
+        }
+
+        Assert.Equal(0, SpanStore.Prune(dir, 0));
+        Assert.Empty(Directory.GetFiles(dir, "*", SearchOption.AllDirectories));
+    }
 }
