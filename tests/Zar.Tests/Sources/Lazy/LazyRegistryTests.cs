@@ -113,4 +113,29 @@ public sealed class LazyRegistryTests(RegistryFixture fx) : IDisposable
         Assert.Contains("checksum", cat.Err);
         Assert.Equal(3, proxy.RangeResponses);
     }
+
+    [Fact]
+    public void MountOfAnImageNotPulledEqualsTheImage()
+    {
+        Tools.RequireRoot();
+        var registry = fx.Plain;
+        var (reference, compressed) = PushCorpus(registry, "lazy/mount");
+        Assert.Equal(0, ZarCli.Run("index", "--push", "--cache", _tmp["pusher"], "docker://" + reference).Code);
+        using var proxy = new MeteredProxy(registry.Port);
+        var mnt = _tmp["mnt"];
+        Directory.CreateDirectory(mnt);
+        var r = ZarCli.Run("mount", "--background", "--lazy", "--cache", _tmp["reader"], "docker://" + reference.Replace(registry.Host, proxy.Host), mnt);
+        Assert.True(r.Code == 0, r.Err);
+        try
+        {
+            Assert.Equal(CorpusFile("usr/lib/os-release"), File.ReadAllText(Path.Combine(mnt, "usr/lib/os-release")));
+            Assert.True(proxy.BytesDown < compressed / 20, $"{proxy.BytesDown} of {compressed} bytes after the first file");
+            var diff = ZarCli.Run("diff", "--no-verify", "dir:" + mnt, $"oci:{Tools.RequireCorpus()}:latest");
+            Assert.True(diff.Code == 0, diff.Out + diff.Err);
+        }
+        finally
+        {
+            ZarCli.Run("umount", mnt);
+        }
+    }
 }
