@@ -32,7 +32,7 @@ public sealed class LazyImage : IReadOnlyFileSystem
     }
 
     public static LazyImage Open(IReadOnlyList<LazyLayer> layers, string description, SpanCache cache,
-        UnsafePathPolicy unsafePaths = UnsafePathPolicy.Clamp, string? tempDirectory = null, IDisposable? owns = null)
+        UnsafePathPolicy unsafePaths = UnsafePathPolicy.Clamp, string? tempDirectory = null, IDisposable? owns = null, bool readAhead = true)
     {
         var warnings = new List<string>();
         var merger = new LayerMerger(unsafePaths, warnings);
@@ -44,7 +44,7 @@ public sealed class LazyImage : IReadOnlyFileSystem
             {
                 var layer = layers[i];
                 layer.Index.CheckBinding(layer.Digest, layer.Blob.Length, layer.Blob.Description);
-                var blob = new LazyLayerBlob(layer.Index, layer.Blob, cache, tempDirectory);
+                var blob = new LazyLayerBlob(layer.Index, layer.Blob, cache, tempDirectory, readAhead);
                 blobs.Add(blob);
                 var what = $"{description}: layer {i + 1}/{layers.Count} ({layer.Index.Header.BlobDigest})";
                 var members = new List<LayerMember>();

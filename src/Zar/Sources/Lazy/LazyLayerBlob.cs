@@ -29,9 +29,13 @@ public sealed class LazyLayerBlob : IBlob, IDisposable
     string? _spillPath;
     readonly string? _tempDirectory;
     long _compressedBytesRead;
+    int _lastSpan = int.MinValue;
+    readonly bool _readAhead;
 
-    public LazyLayerBlob(LayerIndex index, IBlob compressed, SpanCache cache, string? tempDirectory = null)
+    /// <param name="readAhead">When spans are read in order (a file read front to back), fetch the next one in the background.</param>
+    public LazyLayerBlob(LayerIndex index, IBlob compressed, SpanCache cache, string? tempDirectory = null, bool readAhead = true)
     {
+        _readAhead = readAhead;
         index.CheckBinding(null, compressed.Length, compressed.Description);
         _index = index;
         _compressed = compressed;
@@ -58,6 +62,8 @@ public sealed class LazyLayerBlob : IBlob, IDisposable
             long at = offset + done;
             int i = _index.PointAt(at);
             var span = Span(i);
+            // Two spans read in order: a file read front to back; fetch the next span while this one is copied out.
+            if (_readAhead && Interlocked.Exchange(ref _lastSpan, i) == i - 1 && i + 1 < _index.Points.Count) ReadAhead(i + 1);
             long inSpan = at - _index.Points[i].Out;
             int n = (int)Math.Min(want - done, span.Length - inSpan);
             if (n <= 0) throw new ZarFormatException($"{Description}: span {i} ends before offset {at} (index does not match the blob)");
@@ -65,6 +71,13 @@ public sealed class LazyLayerBlob : IBlob, IDisposable
             done += n;
         }
         return want;
+    }
+
+    void ReadAhead(int i)
+    {
+        if (_cache.Contains(_index.Header.BlobDigest, i) || _inFlight.ContainsKey(i)) return;
+        // A failed read-ahead is forgotten: the read that needs the span fetches it again and reports.
+        ThreadPool.QueueUserWorkItem(_ => { try { Span(i); } catch (Exception) { } });
     }
 
     /// <summary>Span <paramref name="i"/> decompressed: from the cache, or fetched once however many threads ask.</summary>
@@ -90,12 +103,26 @@ public sealed class LazyLayerBlob : IBlob, IDisposable
         var bytes = new byte[end - start];
         for (int attempt = 1; ; attempt++)
         {
-            _compressed.ReadExactlyAt(start, bytes);
+            ReadRange(start, bytes);
             Interlocked.Add(ref _compressedBytesRead, bytes.Length);
             if (SHA256.HashData(bytes).AsSpan().SequenceEqual(p.SpanDigest)) return bytes;
             if (attempt == Attempts)
                 throw new ZarFormatException($"{_compressed.Description}: compressed bytes {start}-{end - 1} (span {i}) do not match the layer index's checksum after {Attempts} attempts (the blob changed or the server returns wrong bytes)");
         }
+    }
+
+    const int Chunk = 8 << 20;
+
+    /// <summary>Small spans in one read (one Range request); a whole single-frame layer in 8 MiB pieces, four at a time.</summary>
+    void ReadRange(long start, byte[] destination)
+    {
+        if (destination.Length <= 2 * Chunk) { _compressed.ReadExactlyAt(start, destination); return; }
+        int chunks = (destination.Length + Chunk - 1) / Chunk;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = 4 }, k =>
+        {
+            int from = k * Chunk, length = Math.Min(Chunk, destination.Length - from);
+            _compressed.ReadExactlyAt(start + from, destination.AsSpan(from, length));
+        });
     }
 
     byte[] Decode(int i)

@@ -78,7 +78,7 @@ public static class LazySource
             var image = client.ResolveImageAsync(parsed, platform).GetAwaiter().GetResult();
             var layers = image.Layers;
             var diffIds = image.Config.DiffIds;
-            var known = KnownIndexes(options);
+            var known = KnownIndexes(options, layers.Select(l => l.Digest));
             var missing = layers.Where(l => !known.ContainsKey(l.Digest)).ToList();
             if (missing.Count > 0 && options.FetchFromRegistry)
                 foreach (var found in IndexRegistry.Find(client, parsed.Repository, image.Manifest.Digest, missing.Select(l => l.Digest).ToHashSet()))
@@ -111,7 +111,7 @@ public static class LazySource
     {
         try
         {
-            var known = KnownIndexes(options);
+            var known = KnownIndexes(options, source.Layers.Select(l => l.Digest));
             var diffIds = source.Config.DiffIds;
             var indexes = new LayerIndex[source.Layers.Count];
             Parallel.For(0, source.Layers.Count, i =>
@@ -132,7 +132,8 @@ public static class LazySource
         catch { source.Dispose(); throw; }
     }
 
-    static ConcurrentDictionary<string, LayerIndex> KnownIndexes(LazyOptions options)
+    /// <summary>The given index files, plus the cached ones of <paramref name="layerDigests"/> (a damaged cached index is dropped and rebuilt).</summary>
+    static ConcurrentDictionary<string, LayerIndex> KnownIndexes(LazyOptions options, IEnumerable<string?> layerDigests)
     {
         var known = new ConcurrentDictionary<string, LayerIndex>();
         foreach (var f in options.IndexFiles)
@@ -140,15 +141,14 @@ public static class LazySource
             var index = LayerIndex.Load(f);
             known[index.Header.BlobDigest] = index;
         }
-        var dir = options.IndexDirectoryPath;
-        if (Directory.Exists(dir))
-            foreach (var f in Directory.EnumerateFiles(dir, "*" + LayerIndex.FileExtension))
-            {
-                var digest = "sha256:" + Path.GetFileNameWithoutExtension(f);
-                if (known.ContainsKey(digest)) continue;
-                try { known[digest] = LayerIndex.Load(f); }
-                catch (ZarFormatException) { try { File.Delete(f); } catch (IOException) { } } // a damaged cached index is rebuilt
-            }
+        foreach (var digest in layerDigests)
+        {
+            if (digest == null || known.ContainsKey(digest)) continue;
+            var path = LocalIndexPath(options.IndexDirectoryPath, digest);
+            if (!File.Exists(path)) continue;
+            try { known[digest] = LayerIndex.Load(path); }
+            catch (ZarFormatException) { try { File.Delete(path); } catch (IOException) { } }
+        }
         return known;
     }
 

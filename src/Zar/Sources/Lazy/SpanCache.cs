@@ -23,6 +23,12 @@ public sealed class SpanCache(long limit, SpanStore? disk = null)
     public long Hits { get; private set; }
     public long Misses { get; private set; }
 
+    /// <summary>In memory now (no disk look-up, no LRU touch).</summary>
+    public bool Contains(string blob, int span)
+    {
+        lock (_lock) return _map.ContainsKey((blob, span));
+    }
+
     public byte[]? TryGet(string blob, int span)
     {
         lock (_lock)

@@ -195,4 +195,23 @@ public sealed class LayerIndexTests : IDisposable
         Assert.Equal(0, SpanStore.Prune(dir, 0));
         Assert.Empty(Directory.GetFiles(dir, "*", SearchOption.AllDirectories));
     }
+
+    [Fact]
+    public void ReadingAFileFrontToBackFetchesTheNextSpanAhead()
+    {
+        var (layer, _) = MakeLayer("gzip");
+        var index = LayerIndexBuilder.BuildFile(layer, SmallSpan);
+        var cache = new SpanCache(64 << 20);
+        using var image = LazySupport.OpenLayer(layer, index, cache, out _, readAhead: true);
+        var big = image.Lookup("bin/big-random")!;
+        long start = image.GetData(big).Segments[0].BlobOffset;
+        int first = index.PointAt(start) + 1;
+        var buf = new byte[100];
+        image.Blobs[0].ReadAt(index.Points[first].Out, buf);
+        image.Blobs[0].ReadAt(index.Points[first + 1].Out, buf);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!cache.Contains(index.Header.BlobDigest, first + 2) && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        Assert.True(cache.Contains(index.Header.BlobDigest, first + 2));
+        Assert.False(cache.Contains(index.Header.BlobDigest, first + 4));
+    }
 }

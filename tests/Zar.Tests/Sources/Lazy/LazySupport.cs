@@ -96,9 +96,10 @@ public static class LazySupport
         return regular.Count;
     }
 
-    public static LazyImage OpenLayer(string path, LayerIndex index, SpanCache cache, out ProbeBlob probe)
+    /// <summary>Read-ahead off by default: tests that count bytes must not see background fetches.</summary>
+    public static LazyImage OpenLayer(string path, LayerIndex index, SpanCache cache, out ProbeBlob probe, bool readAhead = false)
     {
         probe = new ProbeBlob(new Zar.Blobs.FileBlob(path));
-        return LazyImage.Open([new LazyLayer(index, probe)], path, cache);
+        return LazyImage.Open([new LazyLayer(index, probe)], path, cache, readAhead: readAhead);
     }
 }
