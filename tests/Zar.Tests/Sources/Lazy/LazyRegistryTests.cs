@@ -138,4 +138,38 @@ public sealed class LazyRegistryTests(RegistryFixture fx) : IDisposable
             ZarCli.Run("umount", mnt);
         }
     }
+
+    [Theory]
+    [InlineData("plain")]
+    [InlineData("basic")]
+    [InlineData("token")]
+    public async Task LazyExtractWorksWithEveryAuth(string auth)
+    {
+        var registry = auth switch { "basic" => fx.Basic, "token" => fx.Token, _ => fx.Plain };
+        var creds = auth == "plain" ? null : new RegistryCredential(RegistryFixture.User, RegistryFixture.Password);
+        var img = TestImage.Create(seed: 7, layers: 2, fileSize: 2_000_000);
+        using (var client = new RegistryClient(registry.Host, new RegistryClientOptions { Credential = creds, UseAuthFiles = false }))
+            await img.PushAsync(client, "lazy/auth", auth);
+        var credArgs = creds == null ? Array.Empty<string>() : ["--creds", $"{RegistryFixture.User}:{RegistryFixture.Password}"];
+        var reference = $"docker://{registry.Host}/lazy/auth:{auth}";
+        var push = ZarCli.Run([.. credArgs, "index", "--push", "--cache", _tmp["pusher"], reference]);
+        Assert.True(push.Code == 0, push.Err);
+
+        var expected = _tmp["expected"];
+        Directory.CreateDirectory(expected);
+        for (int i = 0; i < img.Layers.Count; i++)
+        {
+            File.WriteAllBytes(_tmp[$"layer{i}.tgz"], img.Layers[i].Bytes);
+            Tools.Sh($"tar -xzf '{_tmp[$"layer{i}.tgz"]}' -C '{expected}'");
+        }
+        var got = _tmp["got"];
+        var extract = ZarCli.Run([.. credArgs, "extract", "--lazy", "--cache", _tmp["reader"], reference, got]);
+        Assert.True(extract.Code == 0, extract.Err);
+        var files = Directory.GetFiles(expected, "*", SearchOption.AllDirectories);
+        Assert.Equal(6, files.Length);
+        foreach (var f in files)
+            Assert.Equal(File.ReadAllBytes(f), File.ReadAllBytes(Path.Combine(got, Path.GetRelativePath(expected, f))));
+        // The reader keeps the indexes it found for next time.
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(_tmp["reader"], "indexes")).Length);
+    }
 }
