@@ -214,4 +214,27 @@ public sealed class LayerIndexTests : IDisposable
         Assert.True(cache.Contains(index.Header.BlobDigest, first + 2));
         Assert.False(cache.Contains(index.Header.BlobDigest, first + 4));
     }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("zstd")]
+    [InlineData("none")]
+    public void TinyAndEmptyLayersIndexAndRead(string compressor)
+    {
+        if (compressor == "zstd") Tools.Require("zstd");
+        var src = _tmp["tiny"];
+        Directory.CreateDirectory(src);
+        File.WriteAllText(Path.Combine(src, "hello"), "hello, lazy world\n");
+        Directory.CreateDirectory(Path.Combine(src, "empty-dir"));
+        var tar = _tmp["tiny.tar"];
+        Tools.Sh($"tar --format=gnu -cf '{tar}' -C '{src}' .");
+        var layer = _tmp["tiny." + compressor];
+        Tools.Sh(compressor switch { "gzip" => $"gzip -c '{tar}' > '{layer}'", "zstd" => $"zstd -q -c '{tar}' > '{layer}'", _ => $"cp '{tar}' '{layer}'" });
+        var index = LayerIndexBuilder.BuildFile(layer);
+        Assert.Single(index.Points);
+        Assert.True(index.Header.RandomAccess);
+        using var image = LazySupport.OpenLayer(layer, index, new SpanCache(1 << 20), out _);
+        Assert.Equal("hello, lazy world\n", System.Text.Encoding.UTF8.GetString(image.ReadAllBytes(image.Lookup("hello")!)));
+        Assert.True(image.Lookup("empty-dir")!.IsDirectory);
+    }
 }
