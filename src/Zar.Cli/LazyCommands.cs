@@ -49,7 +49,7 @@ static class LazyCommands
             var spec = SourceSpec.Parse(p.GetValue(source)!);
             long spanBytes = (long)p.GetValue(span) << 20;
             var options = ImageOptions.OpenOptions(p);
-            if (spec.Kind == SourceKind.LayerTar)
+            if (ImageIndexer.IsLoneLayer(spec, options))
             {
                 var index = LayerIndexBuilder.BuildFile(spec.Path, spanBytes);
                 var path = p.GetValue(output) ?? LazySource.LocalIndexPath(Directory.CreateDirectory(options.Lazy.IndexDirectoryPath).FullName, index.Header.BlobDigest);

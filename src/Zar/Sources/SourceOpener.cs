@@ -39,7 +39,7 @@ public static class SourceOpener
                 return Formats.Flist.FlistImage.Open(spec.Path, options?.Flist);
             case SourceKind.Stack:
                 return OpenOverlay(spec, options);
-            case SourceKind.Registry or SourceKind.LayerTar or SourceKind.OciLayout or SourceKind.OciArchive or SourceKind.DockerArchive
+            case SourceKind.Registry or SourceKind.LayerTar or SourceKind.Tar or SourceKind.OciLayout or SourceKind.OciArchive or SourceKind.DockerArchive
                 when options?.Lazy is { } lazy && (lazy.Enabled || lazy.IndexFiles.Count > 0):
                 return OpenLazy(spec, options);
             default:
@@ -52,6 +52,7 @@ public static class SourceOpener
     {
         SourceKind.Registry => Lazy.LazySource.OpenRegistry(spec.Path, options.PlatformOrHost, options.Registry, options.Lazy),
         SourceKind.LayerTar => Lazy.LazySource.OpenLayerFile(spec.Path, options.Lazy),
+        SourceKind.Tar when Lazy.ImageIndexer.IsLoneLayer(spec, options) => Lazy.LazySource.OpenLayerFile(spec.Path, options.Lazy),
         _ => Lazy.LazySource.OpenImage(OpenImage(spec, options), options.Lazy),
     };
 

@@ -8,6 +8,15 @@ namespace Zar.Sources.Lazy;
 /// streamed, not pulled into the cache).</summary>
 public static class ImageIndexer
 {
+    /// <summary>A layer file (gzip, zstd, or a plain tar that is not a docker/OCI archive) rather than an image.</summary>
+    public static bool IsLoneLayer(SourceSpec spec, OpenOptions options)
+    {
+        if (spec.Kind == SourceKind.LayerTar) return true;
+        if (spec.Kind != SourceKind.Tar) return false;
+        using var source = SourceOpener.OpenImage(spec, options);
+        return source is Images.LayerTarSource;
+    }
+
     /// <summary>Builds (or refreshes) <c>DIR/HEX.zidx</c> for each layer; returns them bottom first. With <paramref name="push"/>
     /// (registry images only), the indexes are also pushed next to the image (<see cref="IndexRegistry"/>) and
     /// <paramref name="pushed"/> is the artifact's manifest digest.</summary>
