@@ -1,7 +1,7 @@
 using Zar.Bench;
 
 // Benchmarks print ratios against the peer tools on the same input in the same run; they are not tests.
-// Usage: Zar.Bench [zar|tar|erofs|all] [TREE] [WORKDIR] | mount [TREE] [WORKDIR] | image HOST:PORT/REPO:TAG | layers IMAGE-REF | cfs [IMAGE] [WORKDIR] | flist [IMAGE] [WORKDIR] | tarfs [UNCOMPRESSED-OCI-LAYOUT] [WORKDIR]
+// Usage: Zar.Bench [zar|tar|erofs|all] [TREE] [WORKDIR] | mount [TREE] [WORKDIR] | image HOST:PORT/REPO:TAG | layers IMAGE-REF | lazy - [WORKDIR] | cfs [IMAGE] [WORKDIR] | flist [IMAGE] [WORKDIR] | tarfs [UNCOMPRESSED-OCI-LAYOUT] [WORKDIR]
 var what = args.Length > 0 ? args[0] : "all";
 var tree = args.Length > 1 ? args[1] : Corpus.DefaultTree();
 var work = args.Length > 2 ? args[2] : Directory.CreateTempSubdirectory("zar-bench-").FullName;
@@ -18,6 +18,7 @@ try
         ImageBench.Run(tree, work);
     }
     if (what is "layers") LayerStackBench.Run(tree);
+    if (what is "lazy") LazyBench.Run(work);
     if (what is "mount") MountBench.Run(args.Length > 1 ? tree : MountBench.DefaultTree(), work);
     if (what is "cfs") CfsBench.Run(args.Length > 1 ? args[1] : "oci:/var/tmp/zar-corpus/debian-oci:latest", work);
     if (what is "tarfs") TarfsBench.Run(args.Length > 1 ? args[1] : "/var/tmp/zar-corpus/debian-oci-plain", work);

@@ -27,6 +27,7 @@ static class Commands
         root.Subcommands.Add(Layers());
         root.Subcommands.Add(Cfs());
         MountCommands.AddTo(root);
+        LazyCommands.AddTo(root);
         FlistCommands.AddTo(root);
         TarfsCommands.AddTo(root);
         ImageOptions.AddTo(root);

@@ -20,9 +20,12 @@ static class ImageOptions
 
     public static readonly Option<string[]> Devices = new("--device") { Description = "an EROFS image's extra device file (repeatable, table order): the tars of a tarfs --meta-only image", Recursive = true, AllowMultipleArgumentsPerToken = false };
 
+    public static readonly Option<bool> Lazy = new("--lazy") { Description = "read docker:// images (and layouts, archives, layer files) without pulling them: layer indexes found locally, in the registry, or built once; file data by HTTP Range", Recursive = true };
+    public static readonly Option<string[]> Index = new("--index") { Description = "a layer index (.zidx) to read with (implies --lazy; repeatable)", Recursive = true, AllowMultipleArgumentsPerToken = false };
+
     public static void AddTo(Command root)
     {
-        foreach (var o in new Option[] { Platform, Creds, AuthFile, TlsVerify, Cache, NoVerify, RejectUnsafe, Devices }) root.Options.Add(o);
+        foreach (var o in new Option[] { Platform, Creds, AuthFile, TlsVerify, Cache, NoVerify, RejectUnsafe, Devices, Lazy, Index }) root.Options.Add(o);
     }
 
     public static RegistryClientOptions ClientOptions(ParseResult p)
@@ -53,6 +56,13 @@ static class ImageOptions
         },
         Flist = FlistCommands.ReadOptions(p),
         ErofsDevices = p.GetValue(Devices) ?? [],
+        Lazy = new Sources.Lazy.LazyOptions
+        {
+            Enabled = p.GetValue(Lazy),
+            IndexFiles = p.GetValue(Index) ?? [],
+            IndexDirectory = p.GetValue(Cache) is { } cache ? Path.Combine(cache, "indexes") : null,
+            SpanDirectory = p.GetValue(Cache) is { } spans ? Path.Combine(spans, "spans") : null,
+        },
     };
 
     /// <summary>A directory, an image file, or an image reference, as one read-only tree.</summary>

@@ -26,7 +26,7 @@ static class RunCommand
         {
             var spec = p.GetValue(source)!;
             using var fs = ImageOptions.Open(p, spec);
-            var config = fs is MergedImage merged ? merged.Config : null;
+            var config = fs switch { MergedImage merged => merged.Config, Sources.Lazy.LazyImage lazy => lazy.Config, _ => null };
             bool kernelErofs = !p.GetValue(fuse) && File.Exists(spec) && fs is ErofsImage { Superblock.ExtraDevices: 0 };
             return ContainerRun.Run(fs, config, new ContainerRunOptions
             {

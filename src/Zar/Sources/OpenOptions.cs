@@ -29,5 +29,8 @@ public sealed record OpenOptions
     /// <summary>Files holding an EROFS image's extra devices, in device-table order (a tarfs <c>--meta-only</c> image's tars).</summary>
     public IReadOnlyList<string> ErofsDevices { get; init; } = [];
 
+    /// <summary>Read images lazily over layer indexes (<c>--lazy</c>, <c>--index</c>): see <see cref="Lazy.LazySource"/>.</summary>
+    public Lazy.LazyOptions Lazy { get; init; } = new();
+
     internal Platform PlatformOrHost => Platform ?? Oci.Platform.Host;
 }

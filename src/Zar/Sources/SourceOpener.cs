@@ -39,10 +39,22 @@ public static class SourceOpener
                 return Formats.Flist.FlistImage.Open(spec.Path, options?.Flist);
             case SourceKind.Stack:
                 return OpenOverlay(spec, options);
+            case SourceKind.Registry or SourceKind.LayerTar or SourceKind.Tar or SourceKind.OciLayout or SourceKind.OciArchive or SourceKind.DockerArchive
+                when options?.Lazy is { } lazy && (lazy.Enabled || lazy.IndexFiles.Count > 0):
+                return OpenLazy(spec, options);
             default:
                 return new MergedImage(OpenStack(spec, options));
         }
     }
+
+    /// <summary>An image read over layer indexes instead of scanned: nothing pulled or decompressed up front.</summary>
+    static IReadOnlyFileSystem OpenLazy(SourceSpec spec, OpenOptions options) => spec.Kind switch
+    {
+        SourceKind.Registry => Lazy.LazySource.OpenRegistry(spec.Path, options.PlatformOrHost, options.Registry, options.Lazy),
+        SourceKind.LayerTar => Lazy.LazySource.OpenLayerFile(spec.Path, options.Lazy),
+        SourceKind.Tar when Lazy.ImageIndexer.IsLoneLayer(spec, options) => Lazy.LazySource.OpenLayerFile(spec.Path, options.Lazy),
+        _ => Lazy.LazySource.OpenImage(OpenImage(spec, options), options.Lazy),
+    };
 
     /// <summary>
     /// <c>stack:DIR</c> (the per-layer images of a folder written by <c>convert --per-layer</c> or <c>cfs</c>) or
