@@ -80,6 +80,7 @@ internal static unsafe partial class Libc
 
     // ---- IO: writeback and data movement ----
     public const uint SYNC_FILE_RANGE_WRITE = 2;
+    public const int EINTR = 4;
     [LibraryImport(Lib, SetLastError = true)] public static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
 
     public static ulong MakeDev(uint major, uint minor) =>
