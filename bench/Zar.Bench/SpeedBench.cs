@@ -95,6 +95,29 @@ static class SpeedBench
         Delete(zarImg); Delete(erofsImg); Delete(peerImg);
     }
 
+    /// <summary>
+    /// `speed-memory [GiB]`: peak anonymous RSS of `zar convert` of one big gzip layer (files read as zeros, so it
+    /// compresses fast), sampled from /proc; mapped image and page-cache pages do not count.
+    /// </summary>
+    public static void Memory(int gib, string work)
+    {
+        Directory.CreateDirectory(work);
+        var tree = Path.Combine(work, "big-tree");
+        Rm(tree);
+        Directory.CreateDirectory(tree);
+        for (int i = 0; i < gib * 2; i++)
+            using (var f = File.Create(Path.Combine(tree, $"part{i:D2}.bin"))) f.SetLength(512L << 20);
+        File.WriteAllText(Path.Combine(tree, "small.txt"), "small\n");
+        Console.WriteLine($"making a {gib} GiB single-layer gzip image...");
+        var image = MakeImage(tree, Path.Combine(work, "big-oci"), maxLayers: 1);
+        Rm(tree);
+        var output = Path.Combine(work, "big.zar");
+        var r = Zar("convert", image, "-o", output);
+        Console.WriteLine(r.Error ?? $"zar convert of a {gib} GiB layer: {r.Seconds:F2} s, peak anonymous RSS {Mib(r.PeakAnon)} (target < 200 MiB)");
+        Delete(output);
+        Rm(Path.Combine(work, "big-oci"));
+    }
+
     static IEnumerable<Row> RegistryRows(string image, string work, Result gunzip, int blobCount)
     {
         if (!File.Exists("/usr/bin/docker-registry")) { yield return new Row("registry pull + flatten", "-", "peer failed: no /usr/bin/docker-registry", "-"); yield break; }
@@ -274,13 +297,13 @@ static class SpeedBench
     /// An OCI layout at <paramref name="layout"/> with up to five gzip layers, each the tar of a group of the tree's
     /// top-level names (so their merge is the tree); returns its oci: spec.
     /// </summary>
-    static string MakeImage(string tree, string layout)
+    static string MakeImage(string tree, string layout, int maxLayers = 5)
     {
         Rm(layout);
         var blobsDir = Path.Combine(layout, "blobs", "sha256");
         Directory.CreateDirectory(blobsDir);
         var names = Directory.EnumerateFileSystemEntries(tree).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
-        int groups = Math.Min(5, Math.Max(1, names.Length));
+        int groups = Math.Min(maxLayers, Math.Max(1, names.Length));
         var layers = new List<(string Digest, long Size, string DiffId)>();
         for (int g = 0; g < groups; g++)
         {
