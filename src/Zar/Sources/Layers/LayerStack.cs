@@ -134,6 +134,7 @@ public sealed class LayerStack : IDisposable
         var members = new List<LayerMember>();
         string? spillPath = null;
         FileStream? spill = null;
+        ReadAheadStream? readAhead = null;
         using var raw = layer.OpenLayer();
         try
         {
@@ -149,6 +150,8 @@ public sealed class LayerStack : IDisposable
                 tarStream = compression == LayerCompression.None ? raw : LayerStream.Open(raw, out compression, leaveOpen: true);
             }
             else tarStream = LayerStream.Open(blobCheck ?? (Stream)raw, out compression, leaveOpen: true);
+            // Inflating (and hashing the blob) on one core, hashing the tar, parsing and spilling on another.
+            if (compression != LayerCompression.None) tarStream = readAhead = new ReadAheadStream(tarStream, leaveOpen: true);
 
             DigestVerifyingStream? diffCheck = null;
             bool diffIsBlob = compression == LayerCompression.None && blobCheck != null && layer.Digest == diffId;
@@ -175,6 +178,7 @@ public sealed class LayerStack : IDisposable
             blobCheck?.Finish();
             spill?.Dispose();
             spill = null;
+            readAhead?.Dispose();
             return (members, blob, tarBytes);
         }
         catch (InvalidDataException e)
@@ -190,6 +194,8 @@ public sealed class LayerStack : IDisposable
 
         void Cleanup()
         {
+            // The read-ahead thread stops before the blob it reads is closed.
+            readAhead?.Dispose();
             spill?.Dispose();
             if (spillPath != null) try { File.Delete(spillPath); } catch (IOException) { }
         }
