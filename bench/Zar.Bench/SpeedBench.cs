@@ -55,10 +55,12 @@ static class SpeedBench
         var peerImg = Path.Combine(work, "peer.erofs");
 
         // dir → image, both formats, against mkfs.erofs 1.9.3 (uncompressed, no fsync of its own; with `sync -f` apart).
-        var zarCreate = Best(() => Delete(zarImg), () => Zar("create", tree, "-o", zarImg));
-        var erofsCreate = Best(() => Delete(erofsImg), () => Zar("create", "--format", "erofs", tree, "-o", erofsImg));
-        var mkfs = Best(() => Delete(peerImg), () => Run("mkfs.erofs", "--quiet", peerImg, tree));
-        var mkfsSync = Best(() => Delete(peerImg), () => { Run("mkfs.erofs", "--quiet", peerImg, tree); Run("sync", "-f", peerImg); });
+        var created = Interleaved(
+            Job(() => Delete(zarImg), () => Zar("create", tree, "-o", zarImg)),
+            Job(() => Delete(erofsImg), () => Zar("create", "--format", "erofs", tree, "-o", erofsImg)),
+            Job(() => Delete(peerImg), () => Run("mkfs.erofs", "--quiet", peerImg, tree)),
+            Job(() => Delete(peerImg), () => { Run("mkfs.erofs", "--quiet", peerImg, tree); Run("sync", "-f", peerImg); }));
+        var (zarCreate, erofsCreate, mkfs, mkfsSync) = (created[0], created[1], created[2], created[3]);
         string mkfsVersion = MkfsVersion();
         rows.Add(Compare("dir → zar image (`zar create`)", zarCreate, $"`mkfs.erofs` {mkfsVersion}", mkfs, mkfsSync));
         rows.Add(Compare("dir → EROFS (`zar create --format erofs`)", erofsCreate, "the same", mkfs, mkfsSync));
@@ -68,16 +70,20 @@ static class SpeedBench
         var tarMade = Try(() => Run("tar", "-cf", tarFile, "-C", tree, "."));
         var outZar = Path.Combine(work, "out-zar");
         var outTar = Path.Combine(work, "out-tar");
-        var extract = Best(() => Rm(outZar), () => Zar("extract", zarImg, outZar));
-        var tarX = tarMade.Error != null ? tarMade : Best(() => { Rm(outTar); Directory.CreateDirectory(outTar); }, () => Run("tar", "-xpf", tarFile, "-C", outTar));
+        var extracted = Interleaved(
+            Job(() => Rm(outZar), () => Zar("extract", zarImg, outZar)),
+            tarMade.Error != null ? new Timed(() => { }, () => tarMade) : Job(() => { Rm(outTar); Directory.CreateDirectory(outTar); }, () => Run("tar", "-xpf", tarFile, "-C", outTar)));
+        var (extract, tarX) = (extracted[0], extracted[1]);
         rows.Add(Compare("image → extracted tree (`zar extract IMG DIR`)", extract, "`tar -xpf` of the same tree", tarX, null));
         Rm(outZar); Rm(outTar); Delete(tarFile);
 
         // gzip image → zar image, against gunzip of its compressed layers on one core.
         var blobs = GzipLayers(image);
-        var gunzip = Best(() => { }, () => { foreach (var b in blobs) Run("sh", "-c", "exec gzip -dc \"$1\" > /dev/null", "sh", b); });
         var convertOut = Path.Combine(work, "convert.zar");
-        var convert = Best(() => Delete(convertOut), () => Zar("convert", image, "-o", convertOut));
+        var converted = Interleaved(
+            Job(() => { }, () => { foreach (var b in blobs) Run("sh", "-c", "exec gzip -dc \"$1\" > /dev/null", "sh", b); }),
+            Job(() => Delete(convertOut), () => Zar("convert", image, "-o", convertOut)));
+        var (gunzip, convert) = (converted[0], converted[1]);
         rows.Add(Compare($"gzip image → zar (`zar convert oci:…`), peak anon RSS {Mib(convert.PeakAnon)}", convert,
             $"`gzip -dc` of the {blobs.Count} blobs, one core", gunzip, null));
 
@@ -129,12 +135,14 @@ static class SpeedBench
         var output = Path.Combine(work, "pull.zar");
         var oci = Path.Combine(work, "skopeo-oci");
         var bundle = Path.Combine(work, "umoci-bundle");
-        var zar = Best(() => { Rm(cache); Delete(output); }, () => Zar("convert", "docker://" + reference, "--cache", cache, "-o", output));
-        var peer = Best(() => { Rm(oci); Rm(bundle); }, () =>
-        {
-            Run("skopeo", "copy", "-q", "--src-tls-verify=false", "docker://" + reference, "oci:" + oci + ":bench");
-            Run("umoci", "unpack", "--image", oci + ":bench", bundle);
-        });
+        var pulled = Interleaved(
+            Job(() => { Rm(cache); Delete(output); }, () => Zar("convert", "docker://" + reference, "--cache", cache, "-o", output)),
+            Job(() => { Rm(oci); Rm(bundle); }, () =>
+            {
+                Run("skopeo", "copy", "-q", "--src-tls-verify=false", "docker://" + reference, "oci:" + oci + ":bench");
+                Run("umoci", "unpack", "--image", oci + ":bench", bundle);
+            }));
+        var (zar, peer) = (pulled[0], pulled[1]);
         yield return Compare($"registry pull + flatten (`zar convert docker://… -o x.zar`), peak anon RSS {Mib(zar.PeakAnon)}", zar,
             "`skopeo copy` + `umoci unpack`", peer, null);
         if (zar.Error == null && gunzip.Error == null)
@@ -160,21 +168,28 @@ static class SpeedBench
 
     sealed record Result(double Seconds, long PeakAnon, string? Error);
 
-    static Result Best(Action setup, Func<Result> work)
-    {
-        Result? best = null;
-        for (int i = 0; i < Runs; i++)
-        {
-            setup();
-            var r = work();
-            if (r.Error != null) return r;
-            if (best == null || r.Seconds < best.Seconds) best = r with { PeakAnon = Math.Max(r.PeakAnon, best?.PeakAnon ?? 0) };
-            else best = best with { PeakAnon = Math.Max(r.PeakAnon, best.PeakAnon) };
-        }
-        return best!;
-    }
+    sealed record Timed(Action Setup, Func<Result> Work);
+    static Timed Job(Action setup, Func<Result> work) => new(setup, work);
+    static Timed Job(Action setup, Action work) => new(setup, () => Try(work));
 
-    static Result Best(Action setup, Action work) => Best(setup, () => Try(work));
+    /// <summary>
+    /// Best of <see cref="Runs"/> for each job, the jobs taking turns (A B A B A B): load that changes during the
+    /// run, and the file system's state after each round of deletions, fall on both sides alike.
+    /// </summary>
+    static Result[] Interleaved(params Timed[] jobs)
+    {
+        var best = new Result?[jobs.Length];
+        for (int run = 0; run < Runs; run++)
+            for (int j = 0; j < jobs.Length; j++)
+            {
+                if (best[j]?.Error != null) continue;
+                jobs[j].Setup();
+                var r = jobs[j].Work();
+                long peak = Math.Max(r.PeakAnon, best[j]?.PeakAnon ?? 0);
+                best[j] = r.Error != null ? r : best[j] == null || r.Seconds < best[j]!.Seconds ? r with { PeakAnon = peak } : best[j]! with { PeakAnon = peak };
+            }
+        return best.Select(b => b!).ToArray();
+    }
 
     static Result Try(Action work)
     {
