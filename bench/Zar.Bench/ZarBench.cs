@@ -17,8 +17,16 @@ static class ZarBench
         var results = new List<(string Tool, double Seconds, long Bytes)>();
         void Measure(string name, string output, Action act)
         {
-            double s = Timing.Best(3, () => { if (File.Exists(output)) File.Delete(output); }, act);
-            results.Add((name, s, new FileInfo(output).Length));
+            try
+            {
+                double s = Timing.Best(3, () => { if (File.Exists(output)) File.Delete(output); }, act);
+                results.Add((name, s, new FileInfo(output).Length));
+            }
+            catch (Exception e) when (!name.StartsWith("zar create", StringComparison.Ordinal))
+            {
+                // A peer that cannot take the tree (Debian's mkfs.erofs 1.5 and a 255-byte name) is reported; the run goes on.
+                Console.WriteLine($"{name}: peer failed: {e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault()}");
+            }
         }
         Measure("zar create", zarOut, () => { using var fs = new HostDirectory(tree); ZarBuilder.Create(fs, zarOut); });
         // mkfs.erofs, mksquashfs and tar do not fsync their output; zar create does (temp name + rename).

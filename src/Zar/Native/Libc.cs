@@ -78,6 +78,11 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib)] public static partial uint geteuid();
     // ---- end Consumers block ----
 
+    // ---- IO: writeback and data movement ----
+    public const uint SYNC_FILE_RANGE_WRITE = 2;
+    public const int EINTR = 4;
+    [LibraryImport(Lib, SetLastError = true)] public static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
+
     public static ulong MakeDev(uint major, uint minor) =>
         ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) | ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);
 

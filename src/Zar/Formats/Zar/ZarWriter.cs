@@ -123,7 +123,7 @@ public sealed class ZarWriter
 
         if (_options.PageAlign) _pos = Align(_pos, PageSize);
         long start = _pos;
-        _out.Position = start;
+        MoveTo(start);
         _hash.Reset();
         long left = stored;
         while (left > 0)
@@ -168,6 +168,19 @@ public sealed class ZarWriter
                 at += x.Length;
             }
         }
+    }
+
+    static readonly byte[] Padding = new byte[PageSize];
+
+    /// <summary>
+    /// Alignment padding is written as zeros rather than sought over: setting the position flushes the output's
+    /// buffer, so seeking cost one write call per small file; written, consecutive small files leave in one.
+    /// </summary>
+    void MoveTo(long position)
+    {
+        long gap = position - _out.Position;
+        if (gap > 0 && gap < PageSize) _out.Write(Padding, 0, (int)gap);
+        else if (gap != 0) _out.Position = position;
     }
 
     /// <summary>

@@ -284,9 +284,22 @@ public sealed unsafe class HostDirectory : IReadOnlyFileSystem
         for (int attempt = 0; ; attempt++)
         {
             var h = CachedFile(path);
-            try { return RandomAccess.Read(h, destination, offset); }
+            bool added = false;
+            try
+            {
+                // pread itself: RandomAccess first asks the kernel whether the handle can seek (an lseek per file).
+                h.DangerousAddRef(ref added);
+                fixed (byte* b = destination)
+                {
+                    nint n;
+                    do n = Libc.pread((int)h.DangerousGetHandle(), b, destination.Length, offset);
+                    while (n < 0 && Libc.Errno == Libc.EINTR);
+                    if (n < 0) throw new ZarException($"{Description}: cannot read {ZarPath.Display(path)}: {Libc.ErrorText(Libc.Errno)}");
+                    return (int)n;
+                }
+            }
             catch (ObjectDisposedException) when (attempt == 0) { }
-            catch (IOException e) { throw new ZarException($"{Description}: cannot read {ZarPath.Display(path)}: {e.Message}"); }
+            finally { if (added) h.DangerousRelease(); }
         }
     }
 

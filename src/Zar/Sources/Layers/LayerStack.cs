@@ -80,17 +80,34 @@ public sealed class LayerStack : IDisposable
         var diffIds = source.Config.DiffIds;
         if (diffIds.Count != 0 && diffIds.Count != source.Layers.Count)
             throw new ZarFormatException($"{source.Description}: the config lists {diffIds.Count} diff_ids for {source.Layers.Count} layers");
+        // Layers are scanned (decompressed, hashed, spilled) ahead on the other cores while the merge applies them
+        // in order: the merge needs them one after another, their scans do not.
+        int count = source.Layers.Count;
+        int ahead = Math.Clamp(Environment.ProcessorCount, 1, Math.Max(1, count));
+        var scans = new Task<(List<LayerMember> Members, LayerBlob Blob, long TarBytes)>?[count];
+        string What(int i) => $"{source.Description}: layer {i + 1}/{count} ({source.Layers[i].Digest ?? source.Layers[i].DiffId ?? source.Layers[i].Description})";
+        string? DiffIdOf(int i) => source.Layers[i].DiffId ?? (diffIds.Count > i ? diffIds[i] : null);
+        void StartScans(int from)
+        {
+            for (int j = from; j < Math.Min(count, from + ahead); j++)
+            {
+                if (scans[j] != null) continue;
+                int k = j;
+                scans[k] = Task.Factory.StartNew(() => Scan(source.Layers[k], DiffIdOf(k), What(k), options),
+                    CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            }
+        }
         try
         {
-            for (int i = 0; i < source.Layers.Count; i++)
+            for (int i = 0; i < count; i++)
             {
-                var layer = source.Layers[i];
-                var what = $"{source.Description}: layer {i + 1}/{source.Layers.Count} ({layer.Digest ?? layer.DiffId ?? layer.Description})";
-                var diffId = layer.DiffId ?? (diffIds.Count > i ? diffIds[i] : null);
-                var (members, blob, tarBytes) = Scan(layer, diffId, what, options);
+                StartScans(i);
+                var what = What(i);
+                var diffId = DiffIdOf(i);
+                var (members, blob, tarBytes) = scans[i]!.GetAwaiter().GetResult();
                 data.Add(blob);
                 var compression = blob.Compression;
-                infos.Add(new LayerInfo(i, what, compression, members.Count, tarBytes, layer.Digest, diffId));
+                infos.Add(new LayerInfo(i, what, compression, members.Count, tarBytes, source.Layers[i].Digest, diffId));
                 var upper = merger.Apply(i, what, members);
                 // Later layers may change attributes of inodes this layer holds (hardlink headers, directories):
                 // an upper tree is a snapshot taken now.
@@ -100,6 +117,13 @@ public sealed class LayerStack : IDisposable
         }
         catch
         {
+            // Scans already started finish before their blobs (and spills) are dropped.
+            foreach (var t in scans)
+            {
+                if (t == null) continue;
+                try { t.Wait(); } catch (AggregateException) { }
+                if (t.IsCompletedSuccessfully && !data.Contains(t.Result.Blob)) t.Result.Blob.Dispose();
+            }
             foreach (var d in data) d.Dispose();
             throw;
         }
@@ -110,6 +134,7 @@ public sealed class LayerStack : IDisposable
         var members = new List<LayerMember>();
         string? spillPath = null;
         FileStream? spill = null;
+        ReadAheadStream? readAhead = null;
         using var raw = layer.OpenLayer();
         try
         {
@@ -125,6 +150,8 @@ public sealed class LayerStack : IDisposable
                 tarStream = compression == LayerCompression.None ? raw : LayerStream.Open(raw, out compression, leaveOpen: true);
             }
             else tarStream = LayerStream.Open(blobCheck ?? (Stream)raw, out compression, leaveOpen: true);
+            // Inflating (and hashing the blob) on one core, hashing the tar, parsing and spilling on another.
+            if (compression != LayerCompression.None) tarStream = readAhead = new ReadAheadStream(tarStream, leaveOpen: true);
 
             DigestVerifyingStream? diffCheck = null;
             bool diffIsBlob = compression == LayerCompression.None && blobCheck != null && layer.Digest == diffId;
@@ -151,6 +178,7 @@ public sealed class LayerStack : IDisposable
             blobCheck?.Finish();
             spill?.Dispose();
             spill = null;
+            readAhead?.Dispose();
             return (members, blob, tarBytes);
         }
         catch (InvalidDataException e)
@@ -166,6 +194,8 @@ public sealed class LayerStack : IDisposable
 
         void Cleanup()
         {
+            // The read-ahead thread stops before the blob it reads is closed.
+            readAhead?.Dispose();
             spill?.Dispose();
             if (spillPath != null) try { File.Delete(spillPath); } catch (IOException) { }
         }
