@@ -10,7 +10,7 @@ namespace Zar.Sources.Registry;
 /// (Range), accepting 206 at that offset or a 200 full body that it skips forward.
 /// </summary>
 internal sealed class ResumableBlobStream(RegistryClient client, RequestSpec spec, HttpResponseMessage response, Stream body, long? total,
-    RegistryClient.RetryState retry) : ReadOnlyStream
+    RegistryClient.RetryState retry) : AsyncReadOnlyStream
 {
     HttpResponseMessage _response = response;
     Stream _body = body;
@@ -105,19 +105,6 @@ internal sealed class ResumableBlobStream(RegistryClient client, RequestSpec spe
         }
     }
 
-    public override int Read(Span<byte> buffer)
-    {
-        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length);
-        try
-        {
-            int n = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
-            rented.AsSpan(0, n).CopyTo(buffer);
-            return n;
-        }
-        finally { System.Buffers.ArrayPool<byte>.Shared.Return(rented); }
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
     public override long Length => total ?? throw new NotSupportedException();
     public override long Position { get => _position; set => throw new NotSupportedException(); }
 

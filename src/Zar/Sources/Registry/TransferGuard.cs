@@ -25,7 +25,7 @@ sealed class TransferGuardHandler(HttpMessageHandler inner, RegistryClientOption
     }
 }
 
-sealed class TransferGuardStream(Stream inner, long? expected, RegistryClientOptions options) : ReadOnlyStream
+sealed class TransferGuardStream(Stream inner, long? expected, RegistryClientOptions options) : AsyncReadOnlyStream
 {
     readonly Stopwatch _waiting = new();
     readonly TimeSpan _deadline = options.RequestTimeout
@@ -75,19 +75,6 @@ sealed class TransferGuardStream(Stream inner, long? expected, RegistryClientOpt
     string DeadlineReason() =>
         $"took longer than {_deadline.TotalSeconds:0.#} s for {(expected is long e ? $"{e} bytes" : "a response")} (at least {options.DeadlineRate} bytes/s) after {_total} bytes";
 
-    public override int Read(Span<byte> buffer)
-    {
-        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length);
-        try
-        {
-            int n = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
-            rented.AsSpan(0, n).CopyTo(buffer);
-            return n;
-        }
-        finally { System.Buffers.ArrayPool<byte>.Shared.Return(rented); }
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
 
     protected override void Dispose(bool disposing)
     {
