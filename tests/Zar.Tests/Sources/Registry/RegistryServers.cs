@@ -214,105 +214,48 @@ public sealed class JwtIssuer : IDisposable
 /// A TCP proxy on 127.0.0.1 in front of a registry that cuts connections: the first <see cref="CutsLeft"/>
 /// connections whose responses pass <see cref="CutAfterBytes"/> are closed abruptly. Records what clients sent.
 /// </summary>
-public sealed class FlakyProxy : IDisposable
+public sealed class FlakyProxy(int upstreamPort, int cuts) : LoopbackProxy(upstreamPort)
 {
-    readonly TcpListener _listener;
-    readonly int _upstreamPort;
-    readonly CancellationTokenSource _stop = new();
     readonly StringBuilder _requests = new();
-    public int Port { get; }
-    public string Host => $"127.0.0.1:{Port}";
     public long CutAfterBytes { get; set; } = 100_000;
-    int _cutsLeft;
+    int _cutsLeft = cuts;
     public int CutsLeft { get => _cutsLeft; set => _cutsLeft = value; }
     public int Cuts;
     /// <summary>Instead of cutting, go silent (a stalled connection).</summary>
     public bool Stall { get; set; }
 
-    public FlakyProxy(int upstreamPort, int cuts)
-    {
-        _upstreamPort = upstreamPort;
-        _cutsLeft = cuts;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _ = Task.Run(AcceptLoop);
-    }
-
     public string RequestLog { get { lock (_requests) return _requests.ToString(); } }
 
-    async Task AcceptLoop()
+    protected override void OnRequestBytes(ReadOnlySpan<byte> bytes)
     {
-        while (!_stop.IsCancellationRequested)
+        lock (_requests) _requests.Append(Encoding.Latin1.GetString(bytes));
+    }
+
+    protected override async Task PumpDown(TcpClient client, TcpClient upstream, NetworkStream us, NetworkStream cs)
+    {
+        var buf = new byte[8192];
+        long passed = 0;
+        int n;
+        while ((n = await us.ReadAsync(buf)) > 0)
         {
-            TcpClient client;
-            try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
-            catch { return; }
-            _ = Task.Run(() => Serve(client));
+            if (passed + n > CutAfterBytes && Volatile.Read(ref _cutsLeft) > 0 && Interlocked.Decrement(ref _cutsLeft) >= 0)
+            {
+                int keep = (int)Math.Max(0, CutAfterBytes - passed);
+                await cs.WriteAsync(buf.AsMemory(0, keep));
+                Interlocked.Increment(ref Cuts);
+                if (Stall)
+                {
+                    // Keep the connection open and silent until the client gives up on it.
+                    try { await cs.ReadAsync(new byte[1], Stop.Token); } catch { }
+                }
+                client.Client.LingerState = new LingerOption(true, 0); // RST, like a dropped connection
+                client.Close();
+                upstream.Close();
+                return;
+            }
+            passed += n;
+            await cs.WriteAsync(buf.AsMemory(0, n));
         }
-    }
-
-    async Task Serve(TcpClient client)
-    {
-        using var _c = client;
-        using var upstream = new TcpClient();
-        try { await upstream.ConnectAsync(IPAddress.Loopback, _upstreamPort); }
-        catch { return; }
-        var cs = client.GetStream();
-        var us = upstream.GetStream();
-        var up = Task.Run(async () =>
-        {
-            var buf = new byte[65536];
-            int n;
-            try
-            {
-                while ((n = await cs.ReadAsync(buf)) > 0)
-                {
-                    lock (_requests) _requests.Append(Encoding.Latin1.GetString(buf, 0, n));
-                    await us.WriteAsync(buf.AsMemory(0, n));
-                }
-            }
-            catch { }
-            try { upstream.Client.Shutdown(SocketShutdown.Send); } catch { }
-        });
-        var down = Task.Run(async () =>
-        {
-            var buf = new byte[8192];
-            long passed = 0;
-            int n;
-            try
-            {
-                while ((n = await us.ReadAsync(buf)) > 0)
-                {
-                    if (passed + n > CutAfterBytes && Volatile.Read(ref _cutsLeft) > 0 && Interlocked.Decrement(ref _cutsLeft) >= 0)
-                    {
-                        int keep = (int)Math.Max(0, CutAfterBytes - passed);
-                        await cs.WriteAsync(buf.AsMemory(0, keep));
-                        Interlocked.Increment(ref Cuts);
-                        if (Stall)
-                        {
-                            // Keep the connection open and silent until the client gives up on it.
-                            try { await cs.ReadAsync(new byte[1], _stop.Token); } catch { }
-                        }
-                        client.Client.LingerState = new LingerOption(true, 0); // RST, like a dropped connection
-                        client.Close();
-                        upstream.Close();
-                        return;
-                    }
-                    passed += n;
-                    await cs.WriteAsync(buf.AsMemory(0, n));
-                }
-            }
-            catch { }
-            try { client.Client.Shutdown(SocketShutdown.Send); } catch { }
-        });
-        await Task.WhenAll(up, down);
-    }
-
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _listener.Stop();
     }
 }
 
