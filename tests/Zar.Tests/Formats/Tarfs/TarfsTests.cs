@@ -164,19 +164,28 @@ public class TarfsTests
         using var stack = LayerStack.Open(new FileLayersSource([t["l1"], t["l2"], t["l3"]]));
         TarfsBuilder.Build(stack, t["image.disk"], new TarfsOptions { Mode = TarfsMode.ImageBlock });
         var disks = TarfsBuilder.Build(stack, t["disks"], new TarfsOptions { Mode = TarfsMode.LayerBlock });
+        AssertDisksMountAsTheMergedImage(stack, t, t["image.disk"], disks, image =>
+        {
+            Assert.Equal("d is a file now", File.ReadAllText(Path.Combine(image, "d")));
+            Assert.Equal("k", File.ReadAllText(Path.Combine(image, "keep")));
+        });
+    }
+
+    /// <summary>The image disk mounted by the kernel, and the layer disks mounted and stacked by overlayfs, each equal the merged image.</summary>
+    static void AssertDisksMountAsTheMergedImage(LayerStack stack, TempDir t, string imageDisk, IReadOnlyList<TarfsDisk> layerDisks, Action<string>? checkImage = null)
+    {
         using var mounts = new Mounts();
         var diskMounts = new List<Mount>();
         try
         {
-            var image = Mount.Erofs(t["image.disk"], t["mnt"]);
+            var image = Mount.Erofs(imageDisk, t["mnt"]);
             diskMounts.Add(image);
-            Assert.Equal("d is a file now", File.ReadAllText(Path.Combine(image.Path, "d")));
-            Assert.Equal("k", File.ReadAllText(Path.Combine(image.Path, "keep")));
+            checkImage?.Invoke(image.Path);
             using (var kernel = new HostDirectory(image.Path)) TreeAssert.Equal(stack.Merged, kernel, compareRoot: false);
             var lowers = new List<string>();
-            for (int i = 0; i < disks.Count; i++)
+            for (int i = 0; i < layerDisks.Count; i++)
             {
-                var m = Mount.Erofs(disks[i].Path, t[$"m{i}"]);
+                var m = Mount.Erofs(layerDisks[i].Path, t[$"m{i}"]);
                 diskMounts.Add(m);
                 lowers.Insert(0, m.Path);
             }
@@ -203,29 +212,7 @@ public class TarfsTests
         Assert.True(image.Bytes - tars < tars / 100, $"disk {image.Bytes} bytes for {tars} bytes of tar");
         Assert.True(image.CopiedFiles == 0, $"{image.CopiedFiles} files copied");
         var layerDisks = TarfsBuilder.Build(stack, t["disks"], new TarfsOptions { Mode = TarfsMode.LayerBlock });
-
-        using var mounts = new Mounts();
-        var diskMounts = new List<Mount>();
-        try
-        {
-            var m = Mount.Erofs(t["image.disk"], t["mnt"]);
-            diskMounts.Add(m);
-            using (var kernel = new HostDirectory(m.Path)) TreeAssert.Equal(stack.Merged, kernel, compareRoot: false);
-            var lowers = new List<string>();
-            for (int i = 0; i < layerDisks.Count; i++)
-            {
-                var lm = Mount.Erofs(layerDisks[i].Path, t[$"m{i}"]);
-                diskMounts.Add(lm);
-                lowers.Insert(0, lm.Path);
-            }
-            using var stacked = new HostDirectory(mounts.Overlay(t["merged"], lowers));
-            TreeAssert.Equal(stack.Merged, stacked, compareRoot: false);
-        }
-        finally
-        {
-            mounts.Dispose();
-            foreach (var m in diskMounts) m.Dispose();
-        }
+        AssertDisksMountAsTheMergedImage(stack, t, t["image.disk"], layerDisks);
         var tarFiles = new List<string>();
         for (int i = 0; i < stack.Blobs.Count; i++)
         {
