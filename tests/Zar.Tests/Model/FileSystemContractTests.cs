@@ -114,19 +114,26 @@ public sealed class FileSystemContractTests(FileSystemContractTests.Tree tree) :
         using var _ = owner;
         var files = fs.Walk().Where(e => e.IsRegular && e.Size > 0).ToArray();
         Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), files.Select(f => f.Path).Order(StringComparer.Ordinal));
-        const int Threads = 8, ReadsPerThread = 400;
+        AssertConcurrentRandomReads(fs, files, expected, readsPerThread: 400, maxRead: 300_000);
+    }
+
+    /// <summary>
+    /// 8 threads read random ranges of random <paramref name="files"/> (half by a fresh path look-up from the
+    /// thread, half with the walk's entry); every read must return exactly the <paramref name="expected"/> bytes.
+    /// </summary>
+    public static void AssertConcurrentRandomReads(IReadOnlyFileSystem fs, IReadOnlyList<Entry> files, IReadOnlyDictionary<string, byte[]> expected, int readsPerThread, int maxRead)
+    {
         var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var threads = Enumerable.Range(0, Threads).Select(seed => new Thread(() =>
+        var threads = Enumerable.Range(0, 8).Select(seed => new Thread(() =>
         {
             var rng = new Random(seed);
-            var buffer = new byte[300_000];
-            for (int i = 0; i < ReadsPerThread; i++)
+            var buffer = new byte[maxRead];
+            for (int i = 0; i < readsPerThread; i++)
             {
-                var f = files[rng.Next(files.Length)];
+                var f = files[rng.Next(files.Count)];
                 var want = expected[f.Path];
                 long offset = rng.NextInt64(want.Length);
                 int length = (int)Math.Min(rng.Next(1, buffer.Length), want.Length - offset);
-                // Half the reads by path look-up from this thread, half with the walk's entry.
                 var entry = rng.Next(2) == 0 ? fs.Lookup(f.Path)! : f;
                 int n = fs.ReadFully(entry, offset, buffer.AsSpan(0, length));
                 if (n != length || !buffer.AsSpan(0, n).SequenceEqual(want.AsSpan((int)offset, length)))

@@ -67,26 +67,7 @@ public sealed class FlistContractTests(FlistContractTests.Tree tree) : IClassFix
         IReadOnlyFileSystem fs = fl;
         var files = fs.Walk().Where(e => e.IsRegular && e.Size > 0).ToArray();
         Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), files.Select(f => f.Path).Order(StringComparer.Ordinal));
-        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var threads = Enumerable.Range(0, 8).Select(seed => new Thread(() =>
-        {
-            var rng = new Random(seed);
-            var buffer = new byte[700_000];
-            for (int i = 0; i < 300; i++)
-            {
-                var f = files[rng.Next(files.Length)];
-                var want = expected[f.Path];
-                long offset = rng.NextInt64(want.Length);
-                int length = (int)Math.Min(rng.Next(1, buffer.Length), want.Length - offset);
-                var entry = rng.Next(2) == 0 ? fs.Lookup(f.Path)! : f;
-                int n = fs.ReadFully(entry, offset, buffer.AsSpan(0, length));
-                if (n != length || !buffer.AsSpan(0, n).SequenceEqual(want.AsSpan((int)offset, length)))
-                    failures.Enqueue($"{f.Path} [{offset}, +{length}): got {n} bytes, not the source's");
-            }
-        })).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => t.Join());
-        Assert.True(failures.IsEmpty, string.Join("\n", failures.Take(10)));
+        Model.FileSystemContractTests.AssertConcurrentRandomReads(fs, files, expected, readsPerThread: 300, maxRead: 700_000);
     }
 
     [Fact]
